@@ -1,0 +1,1 @@
+"""The Qt side: main window, panels, reusable widgets and background workers."""

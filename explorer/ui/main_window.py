@@ -1,0 +1,423 @@
+"""The main window: a navigation list of panels, the shared current image, menus.
+
+Start-up is built so the window paints before torch is imported: pages are
+:class:`LazyPage` placeholders until the engine (torch) has been imported in a
+background thread by :class:`EngineLoader`; then the visible page builds its
+panel. Pages for panels that do not exist yet say what they will show.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+import threading
+from pathlib import Path
+
+from PyQt6.QtCore import QByteArray, QObject, QSettings, QSize, Qt, pyqtSignal
+from PyQt6.QtGui import QAction, QActionGroup, QDragEnterEvent, QDropEvent, QKeySequence
+from PyQt6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from explorer import __version__
+from explorer.assets import sample_image_paths
+from explorer.ui import theme as themes
+from explorer.ui.context import AppContext, CurrentImage
+from explorer.ui.errors import show_error
+from explorer.ui.panels import PANELS, PanelSpec, find_panel
+from explorer.ui.panels.base import Panel
+from explorer.ui.qt_images import pil_to_pixmap, qimage_to_pil
+
+log = logging.getLogger(__name__)
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.ppm *.pgm);;All files (*)"
+ORGANIZATION = "SeqVis"
+APPLICATION = "Sequence Vision Explorer"
+
+
+def default_settings() -> QSettings:
+    return QSettings(ORGANIZATION, APPLICATION)
+
+
+class EngineLoader(QObject):
+    """Imports torch in a background thread so the window stays responsive meanwhile."""
+
+    ready = pyqtSignal()
+    failed = pyqtSignal(str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.is_ready = "torch" in sys.modules
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.is_ready:
+            self.ready.emit()
+            return
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._load, name="engine-loader", daemon=True)
+            self._thread.start()
+
+    def _load(self) -> None:
+        try:
+            importlib.import_module("torch")
+        except Exception as exc:  # noqa: BLE001 - reported to the user
+            self.failed.emit(f"PyTorch could not be imported: {exc}")
+            return
+        self.is_ready = True
+        self.ready.emit()
+
+
+class LazyPage(QWidget):
+    """A page that builds its panel on demand, or explains what will be there."""
+
+    def __init__(self, spec: PanelSpec, context: AppContext) -> None:
+        super().__init__()
+        self.spec = spec
+        self.context = context
+        self.panel: Panel | None = None
+        self.failed = False
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._message = QWidget()
+        box = QVBoxLayout(self._message)
+        box.setContentsMargins(48, 40, 48, 40)
+        title = QLabel(spec.title)
+        title.setProperty("role", "title")
+        subtitle = QLabel(spec.subtitle)
+        subtitle.setProperty("role", "muted")
+        self._body = QLabel()
+        self._body.setWordWrap(True)
+        self._body.setTextFormat(Qt.TextFormat.PlainText)
+        self._body.setMaximumWidth(640)
+        for widget in (title, subtitle, self._body):
+            box.addWidget(widget)
+        box.addStretch(1)
+        self._layout.addWidget(self._message)
+        if spec.available():
+            self._body.setText("Loading the engine…")
+        else:
+            self._body.setText(
+                "This panel is not built yet. When it is, it will show:\n\n" + spec.promise
+            )
+
+    @property
+    def built(self) -> bool:
+        return self.panel is not None or self.failed or not self.spec.available()
+
+    def build(self) -> None:
+        if self.built:
+            return
+        try:
+            panel_class = self.spec.load()
+            panel = panel_class(self.context)
+        except Exception as exc:  # noqa: BLE001 - a broken panel must not take the app down
+            log.exception("building the %s panel failed", self.spec.title)
+            self.failed = True
+            self._body.setText(f"This panel could not be started:\n\n{type(exc).__name__}: {exc}")
+            show_error(f"{self.spec.title} panel", exc)
+            return
+        self.panel = panel
+        self._message.hide()
+        self._layout.addWidget(panel)
+        panel.start()
+
+
+class MainWindow(QMainWindow):
+    panelChanged = pyqtSignal(str)
+
+    def __init__(
+        self,
+        *,
+        settings: QSettings | None = None,
+        context: AppContext | None = None,
+        engine: EngineLoader | None = None,
+    ) -> None:
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.setWindowTitle(APPLICATION)
+        self.setAcceptDrops(True)
+        self.settings = settings if settings is not None else default_settings()
+        self.context = context or AppContext(self.settings)
+        self.engine = engine or EngineLoader()
+        self.engine.ready.connect(self._engine_ready)
+        self.engine.failed.connect(lambda text: show_error("Engine", text))
+        self._base_point_size = QApplication.font().pointSizeF()
+
+        self.nav = QListWidget()
+        self.nav.setObjectName("panelNav")
+        self.nav.setFixedWidth(230)
+        self.nav.setIconSize(QSize(0, 0))
+        self.nav.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.nav.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.stack = QStackedWidget()
+        self.pages: list[LazyPage] = []
+        for spec in PANELS:
+            item = QListWidgetItem(f"{spec.title}\n{spec.subtitle}")
+            item.setToolTip(spec.promise)
+            self.nav.addItem(item)
+            page = LazyPage(spec, self.context)
+            self.pages.append(page)
+            self.stack.addWidget(page)
+        self.nav.currentRowChanged.connect(self._on_row_changed)
+
+        self.image_card = QFrame()
+        self.image_card.setObjectName("imageCard")
+        card = QVBoxLayout(self.image_card)
+        card.setContentsMargins(12, 10, 12, 12)
+        heading = QLabel("Current image")
+        heading.setProperty("role", "muted")
+        self.thumbnail = QLabel()
+        self.thumbnail.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.thumbnail.setFixedSize(204, 150)
+        self.image_label = QLabel("none — File › Open, drop or paste one")
+        self.image_label.setWordWrap(True)
+        for widget in (heading, self.thumbnail, self.image_label):
+            card.addWidget(widget)
+
+        sidebar = QWidget()
+        side = QVBoxLayout(sidebar)
+        side.setContentsMargins(0, 8, 0, 0)
+        side.setSpacing(0)
+        side.addWidget(self.nav, 1)
+        side.addWidget(self.image_card)
+        sidebar.setFixedWidth(230)
+
+        central = QWidget()
+        row = QHBoxLayout(central)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        row.addWidget(sidebar)
+        row.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+
+        self.image_status = QLabel("No image")
+        self.statusBar().addPermanentWidget(self.image_status)
+        self._build_menus()
+        self.context.imageChanged.connect(self._on_image_changed)
+        self.context.recentChanged.connect(lambda _files: self._fill_recent_menu())
+        self._restore_settings()
+
+    # -- menus -----------------------------------------------------------------------------
+    def _action(self, menu: QMenu, text: str, slot, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            if isinstance(shortcut, (list, tuple)):
+                action.setShortcuts([QKeySequence(s) for s in shortcut])
+            else:
+                action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        self.open_action = self._action(file_menu, "&Open image…", self.open_dialog, QKeySequence.StandardKey.Open)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.samples_menu = file_menu.addMenu("&Sample images")
+        for path, title in sample_image_paths():
+            self._action(self.samples_menu, title, lambda _=False, p=path: self.open_path(p))
+        self._action(file_menu, "&Paste image", self.paste_image, QKeySequence.StandardKey.Paste)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Export view as PNG…", self.export_view, "Ctrl+E")
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        view_menu = bar.addMenu("&View")
+        self._action(view_menu, "&Next panel", self.next_panel, ["Ctrl+PgDown", "Ctrl+Tab"])
+        self._action(view_menu, "&Previous panel", self.previous_panel, ["Ctrl+PgUp", "Ctrl+Shift+Tab"])
+        view_menu.addSeparator()
+        theme_menu = view_menu.addMenu("&Theme")
+        group = QActionGroup(self)
+        self.theme_actions: dict[str, QAction] = {}
+        for name in ("light", "dark"):
+            action = QAction(name.capitalize(), self, checkable=True)
+            action.triggered.connect(lambda _=False, n=name: self.set_theme(n))
+            group.addAction(action)
+            theme_menu.addAction(action)
+            self.theme_actions[name] = action
+        view_menu.addSeparator()
+        self._action(view_menu, "Zoom &in", lambda: self.context.set_zoom(self.context.zoom * 1.15), ["Ctrl++", "Ctrl+="])
+        self._action(view_menu, "Zoom &out", lambda: self.context.set_zoom(self.context.zoom / 1.15), "Ctrl+-")
+        self._action(view_menu, "&Reset zoom", lambda: self.context.set_zoom(1.0), "Ctrl+0")
+        self.context.zoomChanged.connect(self._apply_zoom)
+
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&About", self.show_about)
+        self._fill_recent_menu()
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        files = self.context.recent_files()
+        for text in files:
+            self._action(self.recent_menu, Path(text).name, lambda _=False, p=text: self.open_path(p)).setToolTip(text)
+        self.recent_menu.setEnabled(bool(files))
+
+    # -- panels ----------------------------------------------------------------------------
+    def current_key(self) -> str:
+        return PANELS[max(self.nav.currentRow(), 0)].key
+
+    def current_page(self) -> LazyPage:
+        return self.pages[max(self.nav.currentRow(), 0)]
+
+    def set_panel(self, key: str) -> None:
+        spec = find_panel(key)
+        self.nav.setCurrentRow(PANELS.index(spec))
+
+    def next_panel(self) -> None:
+        self.nav.setCurrentRow((self.nav.currentRow() + 1) % len(PANELS))
+
+    def previous_panel(self) -> None:
+        self.nav.setCurrentRow((self.nav.currentRow() - 1) % len(PANELS))
+
+    def _on_row_changed(self, row: int) -> None:
+        if row < 0:
+            return
+        self.stack.setCurrentIndex(row)
+        if self.engine.is_ready:
+            self.pages[row].build()
+        self.settings.setValue("lastPanel", PANELS[row].key)
+        self.panelChanged.emit(PANELS[row].key)
+
+    def start_engine(self) -> None:
+        """Import torch in the background; the visible page builds when it is ready."""
+        self.engine.start()
+
+    def _engine_ready(self) -> None:
+        self.current_page().build()
+
+    # -- images ----------------------------------------------------------------------------
+    def open_dialog(self) -> None:
+        start = self.settings.value("lastDir", str(Path.home()))
+        path, _ = QFileDialog.getOpenFileName(self, "Open image", str(start), IMAGE_FILTER)
+        if path:
+            self.settings.setValue("lastDir", str(Path(path).parent))
+            self.open_path(path)
+
+    def open_path(self, path: str | Path, *, background: bool = True):
+        return self.context.open_image_file(path, background=background)
+
+    def paste_image(self) -> None:
+        mime = QApplication.clipboard().mimeData()
+        if mime is not None and mime.hasImage():
+            try:
+                image = qimage_to_pil(QApplication.clipboard().image())
+            except ValueError as exc:
+                show_error("Paste", exc)
+                return
+            self.context.set_image(image, "pasted image")
+        elif mime is not None and mime.hasUrls() and mime.urls()[0].isLocalFile():
+            self.open_path(mime.urls()[0].toLocalFile())
+        elif mime is not None and mime.hasText() and Path(mime.text().strip()).is_file():
+            self.open_path(mime.text().strip())
+        else:
+            show_error("Paste", "The clipboard holds no image (copy an image or an image file first).")
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+        mime = event.mimeData()
+        if mime.hasImage() or (mime.hasUrls() and any(u.isLocalFile() for u in mime.urls())):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+        mime = event.mimeData()
+        files = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
+        if files:
+            self.open_path(files[0])
+            event.acceptProposedAction()
+        elif mime.hasImage():
+            try:
+                self.context.set_image(qimage_to_pil(mime.imageData()), "dropped image")
+            except (ValueError, TypeError) as exc:
+                show_error("Drop", exc)
+            event.acceptProposedAction()
+
+    def _on_image_changed(self, current: CurrentImage) -> None:
+        self.image_status.setText(f"{current.name} — {current.size_text}")
+        self.image_label.setText(f"{current.name}\n{current.size_text}")
+        pixmap = pil_to_pixmap(current.image).scaled(
+            self.thumbnail.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+        )
+        self.thumbnail.setPixmap(pixmap)
+        if current.path is not None:
+            self.settings.setValue("lastImage", str(current.path))
+        self.statusBar().showMessage(f"Opened {current.name}", 4000)
+
+    # -- export, about, theme ----------------------------------------------------------------
+    def export_view(self) -> None:
+        page = self.current_page()
+        target = page.panel or page
+        path, _ = QFileDialog.getSaveFileName(self, "Export view as PNG", f"{page.spec.key}.png", "PNG image (*.png)")
+        if not path:
+            return
+        try:
+            if isinstance(target, Panel):
+                target.export_png(path)
+            elif not target.grab().save(path, "PNG"):
+                raise ValueError(f"could not write {path}")
+        except ValueError as exc:
+            show_error("Export", exc)
+        else:
+            self.statusBar().showMessage(f"Saved {path}", 4000)
+
+    def about_text(self) -> str:
+        from PyQt6.QtCore import PYQT_VERSION_STR, QT_VERSION_STR
+
+        torch_version = sys.modules["torch"].__version__ if "torch" in sys.modules else "not loaded yet"
+        return (
+            f"<h3>{APPLICATION} {__version__}</h3>"
+            "<p>How sequences enter vision — recurrence, attention, Vision Transformers, "
+            "captioning and video — live on your own images.</p>"
+            f"<p>PyTorch {torch_version}<br>Qt {QT_VERSION_STR} (PyQt {PYQT_VERSION_STR})<br>"
+            f"Python {sys.version.split()[0]}</p>"
+        )
+
+    def show_about(self) -> None:
+        if self.engine.is_ready:
+            importlib.import_module("torch")
+        QMessageBox.about(self, f"About {APPLICATION}", self.about_text())
+
+    def set_theme(self, name: str) -> None:
+        themes.apply_theme(QApplication.instance(), name)
+        self.theme_actions[name].setChecked(True)
+        self.settings.setValue("theme", name)
+        self.context.set_theme(name)
+
+    def _apply_zoom(self, zoom: float) -> None:
+        themes.set_zoom(QApplication.instance(), zoom, self._base_point_size)
+
+    # -- settings --------------------------------------------------------------------------
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 800)
+        theme = str(self.settings.value("theme", "light"))
+        self.set_theme(theme if theme in themes.THEMES else "light")
+        last = str(self.settings.value("lastPanel", PANELS[0].key))
+        try:
+            self.set_panel(last)
+        except ValueError:
+            self.set_panel(PANELS[0].key)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("lastPanel", self.current_key())
+        self.settings.sync()
+        super().closeEvent(event)

@@ -1,0 +1,1 @@
+"""Reusable widgets shared by the panels (heatmaps, editors, image views)."""

@@ -1,0 +1,269 @@
+"""An annotated heatmap: the view most panels are built from.
+
+One ``pg.ImageItem`` holds the colours (cheap to update); cell values are
+printed when the cells are large enough to read them; row and column labels
+sit on the axes; hovering a cell emits ``hovered(row, col)`` and shows the
+value in the tooltip line; clicking emits ``clicked(row, col)``; rows and
+columns can be outlined with :meth:`Heatmap.set_highlight`.
+
+``kind="diverging"`` centres the colours on zero (signed values);
+``kind="sequential"`` runs from 0 (probabilities, attention weights).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QFont, QPen
+from PyQt6.QtWidgets import QGraphicsRectItem, QLabel, QVBoxLayout, QWidget
+
+from explorer.ui import theme
+
+#: Cells are annotated only up to this many cells, and when wide enough on screen.
+MAX_ANNOTATED_CELLS = 400
+MIN_CELL_PIXELS_FOR_TEXT = 34
+
+
+class Heatmap(QWidget):
+    hovered = pyqtSignal(int, int)  # row, col; (-1, -1) when the pointer leaves
+    clicked = pyqtSignal(int, int)
+
+    def __init__(
+        self,
+        title: str = "",
+        *,
+        kind: str = "diverging",
+        fmt: str = "{:.2f}",
+        annotate: bool = True,
+        colorbar: bool = False,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.kind = kind
+        self.fmt = fmt
+        self.annotate = annotate
+        self.values = np.zeros((1, 1))
+        self.row_labels: list[str] = []
+        self.col_labels: list[str] = []
+        self._levels: tuple[float, float] | None = None
+        self._texts: list[pg.TextItem] = []
+        self._highlights: list[QGraphicsRectItem] = []
+        self._hover_cell = (-1, -1)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        self.title_label = QLabel(title)
+        self.title_label.setStyleSheet("font-weight: 600;")
+        layout.addWidget(self.title_label)
+        if not title:
+            self.title_label.hide()
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setMinimumSize(80, 60)
+        layout.addWidget(self.graphics, 1)
+        self.info_label = QLabel(" ")
+        self.info_label.setProperty("role", "muted")
+        layout.addWidget(self.info_label)
+
+        self.plot = self.graphics.addPlot()
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.hideButtons()
+        self.plot.invertY(True)
+        self.plot.setAspectLocked(False)
+        self.plot.getViewBox().setDefaultPadding(0.0)
+        for side in ("left", "top"):
+            self.plot.showAxis(side)
+        self.plot.hideAxis("bottom")
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.plot.addItem(self.image)
+        self.colorbar: pg.ColorBarItem | None = None
+        if colorbar:
+            self.colorbar = pg.ColorBarItem(width=12, interactive=False)
+            self.colorbar.setImageItem(self.image, insert_in=self.plot)
+        self._apply_cmap()
+        self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.plot.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+
+    # -- data ----------------------------------------------------------------------------
+    def set_data(
+        self,
+        values: np.ndarray,
+        *,
+        row_labels: Sequence[str] | None = None,
+        col_labels: Sequence[str] | None = None,
+        levels: tuple[float, float] | None = None,
+    ) -> None:
+        """Show a 2-D array; labels default to 1-based indices."""
+        values = np.asarray(values, dtype=np.float64)
+        if values.ndim == 1:
+            values = values[None, :]
+        if values.ndim != 2:
+            raise ValueError(f"heatmap needs a 2-D array, got shape {values.shape}")
+        shape_changed = values.shape != self.values.shape
+        self.values = values
+        rows, cols = values.shape
+        self.row_labels = list(row_labels) if row_labels is not None else [str(i + 1) for i in range(rows)]
+        self.col_labels = list(col_labels) if col_labels is not None else [str(j + 1) for j in range(cols)]
+        self._levels = levels or self._auto_levels(values)
+        shown = np.nan_to_num(values, nan=0.0, posinf=self._levels[1], neginf=self._levels[0])
+        self.image.setImage(shown, levels=self._levels, autoLevels=False)
+        if self.colorbar is not None:
+            self.colorbar.setLevels(self._levels)
+        if shape_changed:
+            self.image.setRect(QRectF(0, 0, cols, rows))
+            self.plot.setRange(xRange=(0, cols), yRange=(0, rows), padding=0)
+            self._set_ticks()
+            self.clear_highlight()
+        self._update_texts()
+        if self._hover_cell != (-1, -1):
+            self._show_info(*self._hover_cell)
+
+    def set_title(self, title: str) -> None:
+        self.title_label.setText(title)
+        self.title_label.setVisible(bool(title))
+
+    def set_kind(self, kind: str) -> None:
+        self.kind = kind
+        self._apply_cmap()
+        self.set_data(self.values, row_labels=self.row_labels, col_labels=self.col_labels)
+
+    def _auto_levels(self, values: np.ndarray) -> tuple[float, float]:
+        if self.kind == "diverging":
+            return theme.symmetric_levels(values)
+        finite = values[np.isfinite(values)]
+        high = float(finite.max()) if finite.size else 1.0
+        return 0.0, high if high > 1e-12 else 1.0
+
+    def _apply_cmap(self) -> None:
+        cmap = theme.diverging_cmap() if self.kind == "diverging" else theme.sequential_cmap()
+        self._lut = cmap.getLookupTable(nPts=256)
+        self.image.setLookupTable(self._lut)
+        if self.colorbar is not None:
+            self.colorbar.setColorMap(cmap)
+
+    def _set_ticks(self) -> None:
+        rows, cols = self.values.shape
+        step_r = max(1, rows // 16)
+        step_c = max(1, cols // 16)
+        left = [(i + 0.5, self.row_labels[i]) for i in range(0, rows, step_r)]
+        top = [(j + 0.5, self.col_labels[j]) for j in range(0, cols, step_c)]
+        self.plot.getAxis("left").setTicks([left, []])
+        self.plot.getAxis("top").setTicks([top, []])
+
+    # -- annotations ----------------------------------------------------------------------
+    def _cell_pixels(self) -> float:
+        rows, cols = self.values.shape
+        rect = self.plot.getViewBox().sceneBoundingRect()
+        return min(rect.width() / max(cols, 1), rect.height() / max(rows, 1) * 2.2)
+
+    def _update_texts(self) -> None:
+        rows, cols = self.values.shape
+        wanted = (
+            self.annotate
+            and rows * cols <= MAX_ANNOTATED_CELLS
+            and self._cell_pixels() >= MIN_CELL_PIXELS_FOR_TEXT
+        )
+        count = rows * cols if wanted else 0
+        while len(self._texts) < count:
+            item = pg.TextItem(anchor=(0.5, 0.5))
+            item.setFont(QFont(self.font().family(), max(7, self.font().pointSize() - 1)))
+            self.plot.addItem(item)
+            self._texts.append(item)
+        for index, item in enumerate(self._texts):
+            if index >= count:
+                item.setVisible(False)
+                continue
+            r, c = divmod(index, cols)
+            value = self.values[r, c]
+            item.setText(self.fmt.format(value) if np.isfinite(value) else "—")
+            item.setColor(self._text_colour(value))
+            item.setPos(c + 0.5, r + 0.5)
+            item.setVisible(True)
+
+    def _text_colour(self, value: float) -> QColor:
+        low, high = self._levels or (0.0, 1.0)
+        t = 0.5 if high <= low or not np.isfinite(value) else (value - low) / (high - low)
+        rgb = self._lut[int(np.clip(t, 0, 1) * (len(self._lut) - 1))][:3]
+        luminance = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
+        return QColor("#111111") if luminance > 140 else QColor("#ffffff")
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._update_texts()
+
+    # -- highlight -------------------------------------------------------------------------
+    def clear_highlight(self) -> None:
+        for item in self._highlights:
+            self.plot.removeItem(item)
+        self._highlights.clear()
+
+    def set_highlight(
+        self, rows: Sequence[int] = (), cols: Sequence[int] = (), cells: Sequence[tuple[int, int]] = ()
+    ) -> None:
+        """Outline whole rows, whole columns and single cells (replacing earlier outlines)."""
+        self.clear_highlight()
+        n_rows, n_cols = self.values.shape
+        rects = [QRectF(0, r, n_cols, 1) for r in rows if 0 <= r < n_rows]
+        rects += [QRectF(c, 0, 1, n_rows) for c in cols if 0 <= c < n_cols]
+        rects += [QRectF(c, r, 1, 1) for r, c in cells if 0 <= r < n_rows and 0 <= c < n_cols]
+        pen = QPen(QColor(theme.colors().highlight))
+        pen.setWidthF(2.5)
+        pen.setCosmetic(True)
+        for rect in rects:
+            item = QGraphicsRectItem(rect)
+            item.setPen(pen)
+            item.setZValue(10)
+            self.plot.addItem(item)
+            self._highlights.append(item)
+
+    # -- mouse -----------------------------------------------------------------------------
+    def cell_at(self, scene_pos: QPointF) -> tuple[int, int]:
+        if not self.plot.getViewBox().sceneBoundingRect().contains(scene_pos):
+            return -1, -1
+        point = self.plot.getViewBox().mapSceneToView(scene_pos)
+        row, col = int(np.floor(point.y())), int(np.floor(point.x()))
+        rows, cols = self.values.shape
+        if 0 <= row < rows and 0 <= col < cols:
+            return row, col
+        return -1, -1
+
+    def _on_mouse_moved(self, scene_pos: QPointF) -> None:
+        cell = self.cell_at(scene_pos)
+        if cell != self._hover_cell:
+            self._hover_cell = cell
+            self._show_info(*cell)
+            self.hovered.emit(*cell)
+
+    def _show_info(self, row: int, col: int) -> None:
+        if row < 0:
+            self.info_label.setText(" ")
+            return
+        value = self.values[row, col]
+        self.info_label.setText(f"{self.row_labels[row]}, {self.col_labels[col]}:  {value:.6g}")
+
+    def _on_mouse_clicked(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        row, col = self.cell_at(event.scenePos())
+        if row >= 0:
+            self.clicked.emit(row, col)
+
+    def leaveEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().leaveEvent(event)
+        if self._hover_cell != (-1, -1):
+            self._hover_cell = (-1, -1)
+            self._show_info(-1, -1)
+            self.hovered.emit(-1, -1)
+
+    def apply_theme(self) -> None:
+        """Re-read the theme's plot colours (call on ``themeChanged``)."""
+        c = theme.colors()
+        self.graphics.setBackground(c.plot_bg)
+        for side in ("left", "top"):
+            axis = self.plot.getAxis(side)
+            axis.setPen(c.plot_fg)
+            axis.setTextPen(c.plot_fg)
