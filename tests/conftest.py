@@ -59,8 +59,12 @@ def window(qtbot, settings):
     return win
 
 
-def wait_for_tasks(qtbot, timeout: int = 30_000) -> None:
-    """Block until every background task has finished (and its callbacks ran)."""
+@pytest.fixture
+def wait_for_tasks(qtbot):
+    """``wait_for_tasks()`` blocks until every background task finished and its callbacks ran."""
     from explorer.ui.workers import active_tasks
 
-    qtbot.waitUntil(lambda: active_tasks() == 0, timeout=timeout)
+    def wait(timeout: int = 30_000) -> None:
+        qtbot.waitUntil(lambda: active_tasks() == 0, timeout=timeout)
+
+    return wait
