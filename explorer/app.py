@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     app.processEvents()
     if args.quit_after_show:
-        print(f"shown {time.perf_counter() - _T0:.4f}", flush=True)
+        torch_loaded = "yes" if "torch" in sys.modules else "no"
+        print(f"shown {time.perf_counter() - _T0:.4f} torch-imported={torch_loaded}", flush=True)
         return 0
     window.start_engine()
     if args.screenshot:

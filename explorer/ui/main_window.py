@@ -235,7 +235,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self._action(file_menu, "&Export view as PNG…", self.export_view, "Ctrl+E")
         file_menu.addSeparator()
-        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self._action(file_menu, "&Quit", self.close, "Ctrl+Q")
 
         view_menu = bar.addMenu("&View")
         self._action(view_menu, "&Next panel", self.next_panel, ["Ctrl+PgDown", "Ctrl+Tab"])
