@@ -58,6 +58,14 @@ class TrainTask:
         """``(scalar loss to minimise, accuracy in [0, 1] on this batch)``."""
         raise NotImplementedError
 
+    def snapshot_view(self, model: nn.Module) -> tuple[str, Any] | None:
+        """Optional picture of what the model has learned so far, for snapshots during training.
+
+        Returns ``(title, array)`` with a 2-D (signed values) or (H, W, 3) uint8 array,
+        e.g. a ViT's position-embedding similarity; ``None`` when the task has none.
+        """
+        return None
+
     def param_groups(self, model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
         """Optimiser groups; by default no weight decay on biases, norms and embeddings (1-D)."""
         decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
@@ -126,6 +134,8 @@ class TrainProgress:
     eta: float
     #: Weights at this step, present only at snapshot steps.
     snapshot: dict[str, torch.Tensor] | None = None
+    #: The task's picture of what is learned so far (see TrainTask.snapshot_view), at snapshot steps.
+    view: tuple[str, Any] | None = None
 
 
 @dataclass
@@ -254,9 +264,13 @@ def train(
             elapsed = now - start - paused_time
             rate = window_n * config.batch_size / max(now - window_start, 1e-9)
             steps_left = config.steps - (step + 1)
-            snapshot = None
+            snapshot = view = None
             if config.snapshot_every and ((step + 1) % config.snapshot_every == 0 or last):
                 snapshot = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                model.eval()
+                with torch.no_grad():
+                    view = task.snapshot_view(model)
+                model.train()
             progress = TrainProgress(
                 step=step + 1,
                 steps=config.steps,
@@ -267,6 +281,7 @@ def train(
                 elapsed=elapsed,
                 eta=steps_left * config.batch_size / max(rate, 1e-9),
                 snapshot=snapshot,
+                view=view,
             )
             result.history.append(progress)
             if callback is not None:

@@ -42,6 +42,10 @@ class AppContext(QObject):
     recentChanged = pyqtSignal(list)  # list[str] of paths
     #: Emitted when a file could not be opened (the message has been shown).
     imageRejected = pyqtSignal(str)
+    #: A panel asks the main window to show another panel (by key).
+    panelRequested = pyqtSignal(str)
+    #: The Training panel saved a model: (task name, panel key, path of the .safetensors).
+    modelTrained = pyqtSignal(str, str, str)
 
     def __init__(self, settings: QSettings | None = None) -> None:
         super().__init__()

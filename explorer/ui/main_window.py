@@ -209,6 +209,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.context.imageChanged.connect(self._on_image_changed)
         self.context.recentChanged.connect(lambda _files: self._fill_recent_menu())
+        self.context.panelRequested.connect(self.set_panel)
         self._restore_settings()
 
     # -- menus -----------------------------------------------------------------------------
