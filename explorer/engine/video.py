@@ -418,3 +418,34 @@ __all__ = [
     "accuracy_on_fresh_clips", "analyse", "build", "frame_importance", "load", "recurrent_step",
     "run_recurrent_stepwise", "time_weights", "to_model_frames",
 ]
+
+
+# -- one job for the panel and the benchmark ------------------------------------------------------
+def _sub_reporter(reporter: Reporter | None, low: float, high: float) -> Reporter | None:
+    """A reporter for one stage of a job, mapping its 0..1 onto ``low..high`` of ``reporter``."""
+    if reporter is None:
+        return None
+    return Reporter(lambda fraction, text: reporter.report(low + (high - low) * fraction, text))
+
+
+def read_and_analyse(
+    source,
+    loaded: LoadedModel | VideoClassifier,
+    *,
+    max_frames: int | None = FRAMES,
+    max_side: int | None = 256,
+    importance: bool = True,
+    reporter: Reporter | None = None,
+):
+    """Read ``source`` (a path, or an already read ``Clip``) and analyse it: ``(clip, trace)``.
+
+    Decoding takes the first half of the progress, the model the second.
+    """
+    from explorer.engine.video_io import Clip, read_clip
+
+    if isinstance(source, Clip):
+        clip = source
+    else:
+        clip = read_clip(source, max_frames=max_frames, max_side=max_side, reporter=_sub_reporter(reporter, 0.0, 0.5))
+    trace = analyse(loaded, clip.frames, importance=importance, reporter=_sub_reporter(reporter, 0.5, 1.0))
+    return clip, trace

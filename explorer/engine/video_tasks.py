@@ -69,6 +69,6 @@ TRAIN_TASKS: dict[str, Callable[[], TrainTask]] = {
 }
 
 TRAIN_DEFAULTS: dict[str, TrainConfig] = {
-    "video_gru": TrainConfig(steps=700, batch_size=32, lr=3e-3, seed=7, weight_decay=1e-4, warmup_steps=30, report_every=25, threads=1),
+    "video_gru": TrainConfig(steps=1500, batch_size=32, lr=4e-3, seed=7, weight_decay=1e-4, warmup_steps=30, report_every=25, threads=1),
     "video_transformer": TrainConfig(steps=700, batch_size=32, lr=2e-3, seed=8, weight_decay=1e-4, warmup_steps=50, report_every=25, threads=1),
 }
