@@ -181,7 +181,7 @@ def test_exports(panel, tmp_path):
 
 
 def test_why_scale_tab_measures_in_background(qtbot, panel, wait_for_tasks):
-    panel.tabs.setCurrentWidget(panel.why)
+    panel.tabs.setCurrentWidget(panel.why_page)
     wait_for_tasks()
     stats = panel.why.stats
     assert stats is not None and stats.d_k[-1] == 1024
@@ -194,10 +194,13 @@ def test_why_scale_tab_measures_in_background(qtbot, panel, wait_for_tasks):
 
 
 def test_from_input_weights_follow_x_not_parameters(qtbot, panel):
+    assert panel._from_input is None  # built on first show
+    panel.tabs.setCurrentWidget(panel.input_page)
     view = panel.from_input
-    panel.tabs.setCurrentWidget(view)
+    assert view.isVisible()
     heads = view.num_heads()
     assert sum(h.isVisible() for h in view.head_maps) == heads == 2
+    assert view.head_maps[1].isVisible()
     params = [p.copy() for p in view.params()]
     before = view.trace.weights.numpy().copy()
     type_into(qtbot, view.x_editor, 0, 0, "3")

@@ -53,11 +53,14 @@ class AttentionPanel(Panel):
 
         self.tabs = QTabWidget()
         self.qkv = QKVView()
-        self.why = WhyScaleView()
-        self.from_input = FromInputView()
         self.tabs.addTab(self.qkv, "Q · K · V")
-        self.tabs.addTab(self.why, "Why scale?")
-        self.tabs.addTab(self.from_input, "From input")
+        # The other two tabs are built when first shown (they cost ~0.5 s of plots).
+        self._why: WhyScaleView | None = None
+        self._from_input: FromInputView | None = None
+        self.why_page = _page()
+        self.input_page = _page()
+        self.tabs.addTab(self.why_page, "Why scale?")
+        self.tabs.addTab(self.input_page, "From input")
         layout.addWidget(self.tabs, 1)
 
         self.preset_combo.currentTextChanged.connect(self.load_preset)
@@ -65,8 +68,24 @@ class AttentionPanel(Panel):
         self.csv_button.clicked.connect(self._ask_csv)
         self.png_button.clicked.connect(self._ask_png)
         self.tabs.currentChanged.connect(self._on_tab)
-        self.from_input.sendToEditor.connect(self._receive_qkv)
         self.load_preset(PRESETS[0].name)
+
+    @property
+    def why(self) -> WhyScaleView:
+        if self._why is None:
+            self._why = WhyScaleView()
+            self.why_page.layout().addWidget(self._why)
+            self._why.show()
+        return self._why
+
+    @property
+    def from_input(self) -> FromInputView:
+        if self._from_input is None:
+            self._from_input = FromInputView()
+            self._from_input.sendToEditor.connect(self._receive_qkv)
+            self.input_page.layout().addWidget(self._from_input)
+            self._from_input.show()
+        return self._from_input
 
     # -- presets -----------------------------------------------------------------------------
     def load_preset(self, name: str) -> None:
@@ -85,9 +104,12 @@ class AttentionPanel(Panel):
         self.tabs.setCurrentWidget(self.qkv)
 
     def _on_tab(self, _index: int) -> None:
-        if self.tabs.currentWidget() is self.why:
+        page = self.tabs.currentWidget()
+        if page is self.why_page:
             self.why.set_d_k(max(self.qkv.sizes()["d_k"], 1))
             self.why.ensure_measured()
+        elif page is self.input_page:
+            self.from_input  # noqa: B018 - builds the tab
 
     # -- export ------------------------------------------------------------------------------
     def export_csv(self, path: str | Path) -> Path:
@@ -130,5 +152,13 @@ class AttentionPanel(Panel):
     # -- hooks -------------------------------------------------------------------------------
     def on_theme_changed(self, theme: str) -> None:
         self.qkv.apply_theme()
-        self.why.apply_theme()
-        self.from_input.apply_theme()
+        for view in (self._why, self._from_input):
+            if view is not None:
+                view.apply_theme()
+
+
+def _page() -> QWidget:
+    page = QWidget()
+    layout = QVBoxLayout(page)
+    layout.setContentsMargins(0, 0, 0, 0)
+    return page

@@ -102,11 +102,7 @@ class FromInputView(QWidget):
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(4, 0, 0, 0)
         self.heads_grid = QGridLayout()
-        self.head_maps: list[Heatmap] = []
-        for h in range(MAX_HEADS_SHOWN):
-            heatmap = Heatmap(f"head {h + 1} weights", kind="sequential", fmt="{:.2f}")
-            heatmap.hovered.connect(lambda r, c, h=h: self._on_hover(h, r, c))
-            self.head_maps.append(heatmap)
+        self.head_maps: list[Heatmap] = []  # grown as heads are needed
         right_layout.addLayout(self.heads_grid, 3)
         self.output_map = Heatmap("Output = concat(heads)·W_O", kind="diverging")
         right_layout.addWidget(self.output_map, 1)
@@ -216,6 +212,12 @@ class FromInputView(QWidget):
         while self.heads_grid.count():
             self.heads_grid.takeAt(0)
         per_row = 1 if h == 1 else 2 if h <= 4 else 4
+        while len(self.head_maps) < h:
+            index = len(self.head_maps)
+            heatmap = Heatmap(f"head {index + 1} weights", kind="sequential", fmt="{:.2f}")
+            heatmap.hovered.connect(lambda r, c, i=index: self._on_hover(i, r, c))
+            heatmap.apply_theme()
+            self.head_maps.append(heatmap)
         for index, heatmap in enumerate(self.head_maps):
             if index < h:
                 heatmap.set_data(weights[index], row_labels=rows, col_labels=cols, levels=(0.0, 1.0))

