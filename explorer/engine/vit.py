@@ -45,6 +45,8 @@ BUNDLED = {"shapes": "vit_shapes.safetensors"}
 DEFAULT_BUNDLED = "shapes"
 #: The largest input side accepted (position embeddings are resampled to it).
 MAX_INPUT = 1024
+#: At most this many patches are traced: every attention map is kept, (heads, N+1, N+1) per layer.
+MAX_PATCHES = 1024
 
 
 @lru_cache(maxsize=1)
@@ -115,6 +117,11 @@ class LoadedViT:
         if not p <= side <= MAX_INPUT:
             raise ValueError(f"input size must be between {p} and {MAX_INPUT} pixels (got {side})")
         side -= side % p
+        if (side // p) ** 2 > MAX_PATCHES:
+            raise ValueError(
+                f"input size {side} px gives {(side // p) ** 2} patches of {p}×{p}; at most {MAX_PATCHES} "
+                f"are traced (every attention map is kept). Choose at most {int(MAX_PATCHES ** 0.5) * p} px."
+            )
         if self.config.crop_pct >= 1.0 and self.config.source == "huggingface":
             # Hugging Face's ViTImageProcessor squashes the whole image to the input size.
             return ResizePlan((width, height), (side, side), (0, 0, side, side), (0.0, 0.0, float(width), float(height)))

@@ -69,7 +69,7 @@ def attention_map(attention: torch.Tensor, grid: tuple[int, int], query: int = 0
 
 def position_similarity(pos_embed: torch.Tensor) -> torch.Tensor:
     """Cosine similarity of every patch's position embedding with every other, (N, N) ([CLS] left out)."""
-    patches = F.normalize(pos_embed[1:].float(), dim=-1)  # (N, D)
+    patches = F.normalize(pos_embed[1:].detach().float(), dim=-1)  # (N, D)
     return patches @ patches.T  # (N, N)
 
 
@@ -159,3 +159,19 @@ def upsample(values: torch.Tensor | np.ndarray, size: tuple[int, int]) -> np.nda
     t = torch.as_tensor(np.asarray(values, dtype=np.float32))[None, None]  # (1, 1, gh, gw)
     up = F.interpolate(t, size=size, mode="bicubic", align_corners=False)[0, 0]
     return up.clamp(float(t.min()), float(t.max())).numpy()
+
+
+def grid_of_grids(similarity: torch.Tensor, grid: tuple[int, int], gap: int = 1) -> np.ndarray:
+    """Every patch's similarity map, tiled in the patch's own place (ViT paper, Fig. 7 centre).
+
+    ``similarity`` is (N, N) from :func:`position_similarity`. Returns a float array of
+    ``(gh·(gh+gap) − gap, gw·(gw+gap) − gap)`` with NaN in the gaps between tiles.
+    """
+    gh, gw = grid
+    sim = similarity.detach().reshape(gh, gw, gh, gw).numpy()  # (row, col, row', col')
+    out = np.full((gh * (gh + gap) - gap, gw * (gw + gap) - gap), np.nan, dtype=np.float32)
+    for r in range(gh):
+        for c in range(gw):
+            top, left = r * (gh + gap), c * (gw + gap)
+            out[top : top + gh, left : left + gw] = sim[r, c]
+    return out

@@ -269,7 +269,7 @@ class VisionTransformer(nn.Module):
             patch_size=self.config.patch_size,
             patches=self.patchify(pixels)[0],
             patch_embeddings=embedded[0],
-            pos_embed=pos[0],
+            pos_embed=pos[0].detach(),
             tokens=[t[0] for t in tokens],
             attentions=[a[0] for a in attentions],
             logits=logits,
