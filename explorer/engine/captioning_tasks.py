@@ -1,0 +1,80 @@
+"""Training tasks for the bundled captioners (driven by :func:`explorer.engine.train.train`).
+
+Every batch is a fresh set of generated scenes (:mod:`explorer.engine.scenes`)
+drawn from the training seed stream; validation and test scenes come from
+other streams, so figures are measured on scenes the model never saw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import torch
+from torch import nn
+
+from explorer.engine import scenes
+from explorer.engine.captioning_models import END, PAD, START, ModelConfig, Vocabulary, build, to_pixels
+from explorer.engine.train import TrainConfig, TrainTask
+
+
+def scene_vocabulary() -> Vocabulary:
+    return Vocabulary(scenes.vocabulary_words())
+
+
+class CaptionTask(TrainTask):
+    """Caption generated scenes; cross-entropy per word (+ λ · doubly stochastic term)."""
+
+    def __init__(self, kind: str = "attention", *, doubly_stochastic: float = 0.0, **model: Any) -> None:
+        self.kind = kind
+        self.name = f"caption-{kind}"
+        self.title = {"attention": "Captioning: attention decoder", "classic": "Captioning: classic CNN→RNN"}.get(kind, kind)
+        self.vocab = scene_vocabulary()
+        self.doubly_stochastic = float(doubly_stochastic)
+        self.config = ModelConfig(kind=kind, vocab_size=len(self.vocab), **model)
+
+    def model_config(self) -> dict[str, Any]:
+        return {**asdict(self.config), "vocabulary": self.vocab.words, "doubly_stochastic": self.doubly_stochastic}
+
+    def build_model(self) -> nn.Module:
+        return build(self.config)
+
+    def sample(self, batch_size: int, generator: torch.Generator):
+        index = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
+        seeds = [scenes.split_seed("train", index * 4096 + i) for i in range(batch_size)]
+        batch = scenes.generate_batch(seeds, size=self.config.image_size)
+        return encode_batch(batch, self.vocab, self.config.image_size)
+
+    def loss(self, model: nn.Module, batch):
+        pixels, tokens = batch
+        log_probs, alphas, _betas = model(pixels, tokens)  # (B, L-1, V), (B, L-1, N)
+        target = tokens[:, 1:]  # (B, L-1)
+        mask = target != PAD
+        nll = -log_probs.gather(2, target.unsqueeze(-1)).squeeze(-1)  # (B, L-1)
+        loss = (nll * mask).sum() / mask.sum()
+        if alphas is not None and self.doubly_stochastic > 0:
+            coverage = (alphas * mask.unsqueeze(-1)).sum(1)  # (B, N)
+            loss = loss + self.doubly_stochastic * ((1 - coverage) ** 2).sum(1).mean()
+        correct = (log_probs.argmax(-1) == target) & mask
+        return loss, float(correct.sum()) / float(mask.sum())
+
+
+def encode_batch(batch: list[scenes.Scene], vocab: Vocabulary, size: int):
+    """Scenes → (pixels (B, 3, S, S), tokens (B, L) from <start> to <end>, padded)."""
+    sequences = [[START] + vocab.encode(scene.words) + [END] for scene in batch]
+    length = max(len(s) for s in sequences)
+    tokens = torch.full((len(batch), length), PAD, dtype=torch.long)
+    for row, sequence in enumerate(sequences):
+        tokens[row, : len(sequence)] = torch.tensor(sequence)
+    return to_pixels([scene.image for scene in batch], size), tokens
+
+
+TRAIN_TASKS = {
+    "caption_attention": lambda: CaptionTask("attention"),
+    "caption_classic": lambda: CaptionTask("classic"),
+}
+
+TRAIN_DEFAULTS = {
+    "caption_attention": TrainConfig(steps=3000, batch_size=48, lr=2e-3, seed=0, warmup_steps=100, report_every=50),
+    "caption_classic": TrainConfig(steps=1500, batch_size=48, lr=2e-3, seed=1, warmup_steps=100, report_every=50),
+}
