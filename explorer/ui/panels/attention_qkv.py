@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QScrollArea,
-    QSizePolicy,
     QSpinBox,
     QSplitter,
+    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
@@ -37,6 +37,19 @@ from explorer.ui.widgets.heatmap import Heatmap
 from explorer.ui.widgets.matrix_editor import MAX_SIZE, MIN_SIZE, MatrixEditor
 
 SIZE_NAMES = ("n_q", "n_k", "d_k", "d_v")
+NOTES_DELAY_MS = 120
+
+
+#: Upper colour levels for the weights: steady while scrubbing, and the colour bar rarely redraws.
+NICE_LEVELS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest of :data:`NICE_LEVELS` at or above ``value`` (weights lie in [0, 1])."""
+    for level in NICE_LEVELS:
+        if value <= level + 1e-12:
+            return level
+    return 1.0
 
 
 def labels(prefix: str, n: int) -> list[str]:
@@ -55,7 +68,11 @@ class SizeSpin(QSpinBox):
 
 
 class WeightBars(pg.PlotWidget):
-    """The selected query's weights as bars, the hovered key's bar in the highlight colour."""
+    """The selected query's weights as bars, the hovered key's bar in the highlight colour.
+
+    Two bar items (all bars in one colour, the hovered one on top) instead of a
+    brush per bar: per-bar brushes cost ~0.4 ms per update at 64 keys.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -63,12 +80,17 @@ class WeightBars(pg.PlotWidget):
         self.setMouseEnabled(x=False, y=False)
         self.hideButtons()
         self.setMinimumHeight(110)
-        self.bars = pg.BarGraphItem(x=[1], height=[0], width=0.75)
+        self.bars = pg.BarGraphItem(x=[1], height=[0], width=0.75, pen=None)
+        self.hot_bar = pg.BarGraphItem(x=[1], height=[0], width=0.75, pen=None)
+        self.hot_bar.setZValue(1)
+        self.hot_bar.hide()
         self.addItem(self.bars)
+        self.addItem(self.hot_bar)
         self.setYRange(0, 1, padding=0)
         self._key_count = -1
         self._highlight = -1
         self._heights = np.zeros(1)
+        self._title = ""
         self.apply_theme()
 
     def set_weights(self, weights: np.ndarray, title: str) -> None:
@@ -76,24 +98,28 @@ class WeightBars(pg.PlotWidget):
         self._heights = weights
         if n != self._key_count:
             self._key_count = n
+            self._x = np.arange(1, n + 1)
             self.setXRange(0.4, n + 0.6, padding=0)
             step = max(1, n // 12)
             self.getAxis("bottom").setTicks([[(j + 1, f"k{j + 1}") for j in range(0, n, step)], []])
-        self.setTitle(title, size="9pt")
-        self._redraw()
+        if title != self._title:  # a new title re-lays out the plot (~5 ms): only when it changes
+            self._title = title
+            self.setTitle(title, size="9pt")
+        self.bars.setOpts(x=self._x, height=weights)
+        self._draw_hot()
 
     def set_highlight(self, key: int) -> None:
         if key != self._highlight:
             self._highlight = key
-            self._redraw()
+            self._draw_hot()
 
-    def _redraw(self) -> None:
-        n = len(self._heights)
-        c = theme.colors()
-        brushes = [c.accent] * n
-        if 0 <= self._highlight < n:
-            brushes[self._highlight] = c.highlight
-        self.bars.setOpts(x=np.arange(1, n + 1), height=self._heights, width=0.75, brushes=brushes, pen=None)
+    def _draw_hot(self) -> None:
+        key = self._highlight
+        if 0 <= key < len(self._heights):
+            self.hot_bar.setOpts(x=[key + 1], height=[self._heights[key]])
+            self.hot_bar.show()
+        else:
+            self.hot_bar.hide()
 
     def apply_theme(self) -> None:
         c = theme.colors()
@@ -101,7 +127,36 @@ class WeightBars(pg.PlotWidget):
         for side in ("left", "bottom"):
             self.getAxis(side).setPen(c.plot_fg)
             self.getAxis(side).setTextPen(c.plot_fg)
-        self._redraw() if hasattr(self, "_heights") else None
+        self.bars.setOpts(brush=c.accent)
+        self.hot_bar.setOpts(brush=c.highlight)
+
+
+class TextView(QTextBrowser):
+    """Read-only rich text that only re-renders when its HTML changes."""
+
+    def __init__(self, *, note: bool = False) -> None:
+        super().__init__()
+        self._html = ""
+        self._note = note
+        self.setOpenLinks(False)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setMinimumHeight(60)
+        self.apply_theme()
+
+    def set_html(self, html: str) -> None:
+        if html != self._html:
+            self._html = html
+            self.setHtml(html)
+
+    def text(self) -> str:
+        """The HTML shown (what tests and exports read)."""
+        return self._html
+
+    def apply_theme(self) -> None:
+        c = theme.colors()
+        background = c.alt_base if self._note else c.base
+        border = f"border-left: 3px solid {c.accent};" if self._note else ""
+        self.setStyleSheet(f"QTextBrowser {{ background: {background}; color: {c.text}; {border} padding: 2px 6px; }}")
 
 
 class QKVView(QWidget):
@@ -119,6 +174,13 @@ class QKVView(QWidget):
         self.mask = np.ones((1, 3), dtype=bool)
         self.seed = 1
         self._labels: dict[str, list[str]] = {}
+        self._mask_key: tuple | None = None
+        # Side notes are prose: rewriting them on every scrub step would be unreadable
+        # and costs a text layout; they follow NOTES_DELAY_MS after the last change.
+        self._notes_timer = QTimer(self)
+        self._notes_timer.setSingleShot(True)
+        self._notes_timer.setInterval(NOTES_DELAY_MS)
+        self._notes_timer.timeout.connect(self.update_notes)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         layout = QVBoxLayout(self)
@@ -252,27 +314,14 @@ class QKVView(QWidget):
         lower = QSplitter(Qt.Orientation.Horizontal)
         self.bars = WeightBars()
         lower.addWidget(self.bars)
-        self.formula = QLabel(" ")
-        self.formula.setTextFormat(Qt.TextFormat.RichText)
-        self.formula.setWordWrap(True)
-        self.formula.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.formula.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.formula.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.MinimumExpanding)
-        formula_scroll = QScrollArea()
-        formula_scroll.setWidgetResizable(True)
-        formula_scroll.setWidget(self.formula)
-        lower.addWidget(formula_scroll)
+        # Text views, not labels in scroll areas: a new text re-lays out only the document,
+        # not the panel (a word-wrapped QLabel cost ~10 ms of layout per edit).
+        self.formula = TextView()
+        lower.addWidget(self.formula)
         lower.setSizes([220, 600])
         lower.setStretchFactor(1, 1)
-
-        self.notes = QLabel(" ")
-        self.notes.setTextFormat(Qt.TextFormat.RichText)
-        self.notes.setWordWrap(True)
-        self.notes.setProperty("role", "note")
-        self.notes.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        notes_scroll = QScrollArea()
-        notes_scroll.setWidgetResizable(True)
-        notes_scroll.setWidget(self.notes)
+        self.notes = TextView(note=True)
+        notes_scroll = self.notes
 
         vertical = QSplitter(Qt.Orientation.Vertical)
         vertical.addWidget(maps)
@@ -310,6 +359,7 @@ class QKVView(QWidget):
         self._sync_size_spins()
         self.size_note.hide()
         self.recompute()
+        self.update_notes()
 
     def set_qkv(self, q: np.ndarray, k: np.ndarray, v: np.ndarray) -> None:
         self.q_editor.set_matrix(q)
@@ -439,10 +489,13 @@ class QKVView(QWidget):
         shapes_before = self.weights_map.values.shape
         self.scores_map.set_data(view.scores, row_labels=ql, col_labels=kl)
         self.scaled_map.set_data(view.scaled, row_labels=ql, col_labels=kl)
-        self.weights_map.set_data(view.weights, row_labels=ql, col_labels=kl, levels=(0.0, max(float(view.weights.max()), 1e-12)))
+        self.weights_map.set_data(view.weights, row_labels=ql, col_labels=kl, levels=(0.0, nice_ceiling(float(view.weights.max()))))
         self.output_map.set_data(view.output, row_labels=self._labels_for("o", n_q), col_labels=self._labels_for("", d_v))
-        self.mask_map.set_data(self.mask.astype(float), row_labels=ql, col_labels=kl, levels=(0.0, 1.0))
-        self.mask_map.setEnabled(self.mask_check.isChecked())
+        mask_key = (self.mask.tobytes(), self.mask.shape, self.mask_check.isChecked())
+        if mask_key != self._mask_key:  # the mask rarely changes while Q, K, V are scrubbed
+            self._mask_key = mask_key
+            self.mask_map.set_data(self.mask.astype(float), row_labels=ql, col_labels=kl, levels=(0.0, 1.0))
+            self.mask_map.setEnabled(self.mask_check.isChecked())
         self.scaled_map.set_title(
             "② Scaled: scaling off (= scores)" if view.scale == 1.0 else f"② Scaled ÷√{view.q.shape[1]}"
             + (f", ÷T={view.temperature:g} before softmax" if view.temperature != 1.0 else "")
@@ -450,16 +503,22 @@ class QKVView(QWidget):
         self.selected_query = min(self.selected_query, n_q - 1)
         row = self.selected_query
         self.bars.set_weights(view.weights[row], f"weights of q{row + 1}")
-        self.formula.setText(formula_html(view, row))
-        self.notes.setText(notes_html(view, row))
+        self.formula.set_html(formula_html(view, row))
+        self._notes_timer.start()  # the notes follow once the numbers settle
         if shapes_before != view.weights.shape:
             self._apply_highlight()
+
+    def update_notes(self) -> None:
+        self._notes_timer.stop()
+        if self.view is not None:
+            self.notes.set_html(notes_html(self.view, self.selected_query))
 
     # -- selection and hover ------------------------------------------------------------------
     def select_query(self, row: int) -> None:
         if self.view is not None and 0 <= row < self.view.scores.shape[0]:
             self.selected_query = row
             self.redraw()
+            self.update_notes()
             self._apply_highlight()
 
     def _on_click(self, row: int, col: int) -> None:
@@ -490,4 +549,6 @@ class QKVView(QWidget):
         for editor in (self.q_editor, self.k_editor, self.v_editor):
             editor.apply_theme()
         self.bars.apply_theme()
+        self.formula.apply_theme()
+        self.notes.apply_theme()
         self._apply_highlight()

@@ -1,6 +1,6 @@
 """An annotated heatmap: the view most panels are built from.
 
-One ``pg.ImageItem`` holds the colours (cheap to update); cell values are
+One image item holds the colours (cheap to update); cell values are
 printed when the cells are large enough to read them; row and column labels
 sit on the axes; hovering a cell emits ``hovered(row, col)`` and shows the
 value in the tooltip line; clicking emits ``clicked(row, col)``; rows and
@@ -8,6 +8,12 @@ columns can be outlined with :meth:`Heatmap.set_highlight`.
 
 ``kind="diverging"`` centres the colours on zero (signed values);
 ``kind="sequential"`` runs from 0 (probabilities, attention weights).
+
+Speed: the colours are mapped here with a NumPy lookup into a 32-bit RGB
+image that Qt draws directly. ``pg.ImageItem`` with a lookup table hands Qt
+an 8-bit indexed image, which Qt converts on every paint: about ten times
+slower to draw (≈1 ms instead of ≈0.1 ms for 64 × 64 cells scaled to
+350 × 300 pixels), and a live editor redraws several heatmaps per keystroke.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QFont, QPen
+from PyQt6.QtGui import QColor, QFont, QImage, QPen
 from PyQt6.QtWidgets import QGraphicsRectItem, QLabel, QVBoxLayout, QWidget
 
 from explorer.ui import theme
@@ -25,6 +31,34 @@ from explorer.ui import theme
 #: Cells are annotated only up to this many cells, and when wide enough on screen.
 MAX_ANNOTATED_CELLS = 400
 MIN_CELL_PIXELS_FOR_TEXT = 34
+
+
+class CellImage(pg.GraphicsObject):
+    """A (rows, cols) grid of colours drawn as one RGB32 image covering [0, cols] × [0, rows]."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._buffer = np.zeros((1, 1), dtype=np.uint32)
+        self._qimage: QImage | None = None
+        self._rect = QRectF(0, 0, 1, 1)
+
+    def set_colours(self, argb: np.ndarray) -> None:
+        """``argb``: (rows, cols) uint32 as 0xAARRGGBB."""
+        self._buffer = np.ascontiguousarray(argb, dtype=np.uint32)  # the QImage reads this memory
+        rows, cols = self._buffer.shape
+        self._qimage = QImage(self._buffer.data, cols, rows, 4 * cols, QImage.Format.Format_RGB32)
+        rect = QRectF(0, 0, cols, rows)
+        if rect != self._rect:
+            self.prepareGeometryChange()
+            self._rect = rect
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
+        return self._rect
+
+    def paint(self, painter, *args) -> None:
+        if self._qimage is not None:
+            painter.drawImage(self._rect, self._qimage)
 
 
 class Heatmap(QWidget):
@@ -50,6 +84,7 @@ class Heatmap(QWidget):
         self.col_labels: list[str] = []
         self._levels: tuple[float, float] | None = None
         self._texts: list[pg.TextItem] = []
+        self._shown_texts = 0
         self._highlights: list[QGraphicsRectItem] = []
         self._hover_cell = (-1, -1)
 
@@ -63,6 +98,10 @@ class Heatmap(QWidget):
             self.title_label.hide()
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setMinimumSize(80, 60)
+        # Cells are axis-aligned rectangles: antialiasing only slows the scaled drawImage
+        # (~1 ms → ~0.1 ms for 64 × 64 cells on screen) and widens every repainted region.
+        self.graphics.setAntialiasing(False)
+        self.graphics.setOptimizationFlag(self.graphics.OptimizationFlag.DontAdjustForAntialiasing, True)
         layout.addWidget(self.graphics, 1)
         self.info_label = QLabel(" ")
         self.info_label.setProperty("role", "muted")
@@ -77,12 +116,14 @@ class Heatmap(QWidget):
         for side in ("left", "top"):
             self.plot.showAxis(side)
         self.plot.hideAxis("bottom")
-        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image = CellImage()
         self.plot.addItem(self.image)
         self.colorbar: pg.ColorBarItem | None = None
         if colorbar:
+            # Placed as ColorBarItem.setImageItem(insert_in=plot) would, without linking it to an ImageItem.
             self.colorbar = pg.ColorBarItem(width=12, interactive=False)
-            self.colorbar.setImageItem(self.image, insert_in=self.plot)
+            self.plot.layout.addItem(self.colorbar, 2, 5)
+            self.plot.layout.setColumnFixedWidth(4, 5)
         self._apply_cmap()
         self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.plot.scene().sigMouseClicked.connect(self._on_mouse_clicked)
@@ -108,12 +149,10 @@ class Heatmap(QWidget):
         self.row_labels = list(row_labels) if row_labels is not None else [str(i + 1) for i in range(rows)]
         self.col_labels = list(col_labels) if col_labels is not None else [str(j + 1) for j in range(cols)]
         self._levels = levels or self._auto_levels(values)
-        shown = np.nan_to_num(values, nan=0.0, posinf=self._levels[1], neginf=self._levels[0])
-        self.image.setImage(shown, levels=self._levels, autoLevels=False)
-        if self.colorbar is not None:
-            self.colorbar.setLevels(self._levels)
+        self.image.set_colours(self._colours(values))
+        if self.colorbar is not None and tuple(self.colorbar.levels()) != tuple(self._levels):
+            self.colorbar.setLevels(self._levels)  # redraws the bar and its axis: only on change
         if shape_changed:
-            self.image.setRect(QRectF(0, 0, cols, rows))
             self.plot.setRange(xRange=(0, cols), yRange=(0, rows), padding=0)
             self._set_ticks()
             self.clear_highlight()
@@ -137,10 +176,21 @@ class Heatmap(QWidget):
         high = float(finite.max()) if finite.size else 1.0
         return 0.0, high if high > 1e-12 else 1.0
 
+    def _colours(self, values: np.ndarray) -> np.ndarray:
+        """Values → 0xFFRRGGBB through the colour map; NaN shows as the middle colour, ±inf as the ends."""
+        low, high = self._levels or (0.0, 1.0)
+        span = high - low if high > low else 1.0
+        with np.errstate(invalid="ignore", over="ignore"):
+            t = (values - low) * ((len(self._lut32) - 1) / span)
+        t = np.nan_to_num(t, nan=(len(self._lut32) - 1) / 2, posinf=len(self._lut32) - 1, neginf=0.0)
+        index = np.clip(t, 0, len(self._lut32) - 1).astype(np.intp)
+        return self._lut32[index]
+
     def _apply_cmap(self) -> None:
         cmap = theme.diverging_cmap() if self.kind == "diverging" else theme.sequential_cmap()
         self._lut = cmap.getLookupTable(nPts=256)
-        self.image.setLookupTable(self._lut)
+        rgb = self._lut[:, :3].astype(np.uint32)
+        self._lut32 = np.uint32(0xFF000000) | (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]
         if self.colorbar is not None:
             self.colorbar.setColorMap(cmap)
 
@@ -167,6 +217,9 @@ class Heatmap(QWidget):
             and self._cell_pixels() >= MIN_CELL_PIXELS_FOR_TEXT
         )
         count = rows * cols if wanted else 0
+        if count == 0 and self._shown_texts == 0:
+            return  # nothing printed before or now (large matrices): skip the loop
+        self._shown_texts = count
         while len(self._texts) < count:
             item = pg.TextItem(anchor=(0.5, 0.5))
             item.setFont(QFont(self.font().family(), max(7, self.font().pointSize() - 1)))
