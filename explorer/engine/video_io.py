@@ -255,7 +255,8 @@ def _estimate_frames(stream, container, fps: float | None) -> int | None:
 def _frame_array(frame, width: int | None, height: int | None, max_side: int | None) -> np.ndarray:
     """One decoded frame → (H, W, 3) uint8, scaled inside FFmpeg's scaler when needed."""
     if width and height and (frame.width, frame.height) != (width, height):
-        return frame.to_ndarray(format="rgb24", width=width, height=height)
+        # area averaging in FFmpeg's scaler: the right filter for shrinking, and faster than the default
+        return frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA").to_ndarray()
     array = frame.to_ndarray(format="rgb24")
     if max_side is not None and max(array.shape[:2]) > max_side:
         return np.asarray(_downscale(Image.fromarray(array), max_side))
