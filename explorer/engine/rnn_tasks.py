@@ -1,7 +1,7 @@
 """The generated tasks the bundled recurrent models learn, for :func:`explorer.engine.train.train`.
 
 - ``rnn_memory_{rnn,lstm,gru}``: the same "remember the first symbol" task
-  for a vanilla RNN, an LSTM and a GRU (hidden 64). Trained on 5–60
+  for a vanilla RNN, an LSTM and a GRU (hidden 64). Trained on 1–60
   distractor steps; accuracy against the number of distractors is what
   differs. Following CALIBRATION.md, distractors carry noise σ = 0.4 and the
   gated cells start out keeping their state (LSTM forget-gate bias 4, GRU
@@ -35,7 +35,7 @@ from explorer.engine.train import TrainConfig, TrainTask
 KINDS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
 #: Distractor counts at which the memory models are evaluated (README table, saved metadata).
 MEMORY_EVAL_DISTRACTORS = (1, 5, 10, 20, 30, 50, 75, 100)
-MEMORY_TRAIN_RANGE = (5, 60)
+MEMORY_TRAIN_RANGE = (1, 60)
 #: Bias that makes a gated cell keep its state at the start of training.
 KEEP_STATE_BIAS = 4.0
 
@@ -155,6 +155,6 @@ TRAIN_DEFAULTS: dict[str, TrainConfig] = {
     "rnn_memory_lstm": TrainConfig(steps=2000, **_MEMORY_RUN),
     "rnn_memory_gru": TrainConfig(steps=2000, **_MEMORY_RUN),
     "rnn_shapes_gru": TrainConfig(
-        steps=2000, batch_size=128, lr=3e-3, seed=0, clip_grad=1.0, schedule="cosine", warmup_steps=20, report_every=50
+        steps=1000, batch_size=128, lr=3e-3, seed=0, clip_grad=1.0, schedule="cosine", warmup_steps=20, report_every=50
     ),
 }
