@@ -194,6 +194,7 @@ def read_video(
         frames: list[np.ndarray] = []
         kept: list[int] = []
         index = -1
+        ended = True  # decoded to the end (then the true frame count is known)
         try:
             for frame in container.decode(stream):
                 index += 1
@@ -203,6 +204,7 @@ def read_video(
                         kept.append(index)
                         report(reporter, 0.95 * len(kept) / len(wanted), f"decoded frame {index + 1} of ~{total}")
                     if last_wanted is not None and index >= last_wanted:
+                        ended = False
                         break
                 elif index % step == 0:
                     # unknown length: keep every step-th, thinning by half when the cap is exceeded
@@ -218,8 +220,8 @@ def read_video(
             # a truncated tail: keep what decoded, like a player would
         if not frames:
             raise VideoReadError(
-                f"{name}: no frame could be decoded (the file is truncated, damaged, or its codec "
-                f"{stream.codec_context.name!r} is not supported here)."
+                f"{name}: its video stream gave no frames (zero frames: the file is truncated or damaged, "
+                f"or its codec {stream.codec_context.name!r} is not supported here)."
             )
         if wanted is None and max_frames is not None and len(frames) > max_frames:
             picks = np.linspace(0, len(frames) - 1, max_frames).round().astype(int)
@@ -229,7 +231,7 @@ def read_video(
             name=name,
             fps=fps,
             source_indices=kept,
-            source_frames=total if wanted is not None else index + 1,
+            source_frames=index + 1 if ended else total,
             source_size=(width, height) if width and height else None,
         )
     except VideoReadError:

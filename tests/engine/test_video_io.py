@@ -98,6 +98,22 @@ def _audio_only(path):
     return path
 
 
+def _video_stream_without_frames(path):
+    """A Matroska file that declares an H.264 stream but carries only audio packets."""
+    with av.open(str(path), "w", format="matroska") as container:
+        video = container.add_stream("libx264", rate=10)
+        video.width, video.height, video.pix_fmt = 64, 64, "yuv420p"
+        audio = container.add_stream("aac", rate=44100)
+        for _ in range(5):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            frame.sample_rate = 44100
+            for packet in audio.encode(frame):
+                container.mux(packet)
+        for packet in audio.encode():
+            container.mux(packet)
+    return path
+
+
 def test_bad_files_give_clear_messages(tmp_path):
     frames, _ = example(2, seed=5)
     good = write_video(tmp_path / "good.mp4", frames).read_bytes()
@@ -117,6 +133,8 @@ def test_bad_files_give_clear_messages(tmp_path):
     }
     _audio_only(tmp_path / "audio.mp4")
     cases["audio.mp4"] = "audio-only"
+    _video_stream_without_frames(tmp_path / "zero.mkv")
+    cases["zero.mkv"] = "zero frames"
     for name, words in cases.items():
         with pytest.raises(VideoReadError) as info:
             read_clip(tmp_path / name)

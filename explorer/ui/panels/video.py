@@ -112,6 +112,9 @@ class VideoPanel(Panel):
         self.model_combo = QComboBox()
         for key, title in MODEL_CHOICES:
             self.model_combo.addItem(title, key)
+        saved = self.context.settings.value("video/model", "") if self.context.settings is not None else ""
+        if saved in dict(MODEL_CHOICES):
+            self.model_combo.setCurrentIndex([key for key, _ in MODEL_CHOICES].index(saved))
         self.model_combo.currentIndexChanged.connect(self._model_changed)
         self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         bar.addWidget(self.model_combo)
@@ -252,6 +255,8 @@ class VideoPanel(Panel):
         return self._run(clip, "analysing the generated clip")
 
     def _model_changed(self) -> None:
+        if self.context.settings is not None:
+            self.context.settings.setValue("video/model", self.model_name)
         if self.clip is not None:
             self._run(self.clip, "running the other model")
 
@@ -306,7 +311,7 @@ class VideoPanel(Panel):
         self.hidden_map.plot.getAxis("left").setTicks([[(i + 0.5, f"h{i}") for i in range(0, hidden.shape[0], every)], []])
         attention = trace.mean_attention
         if attention is not None:
-            self.attention_map.set_data(attention.numpy(), row_labels=frames, col_labels=frames, levels=(0.0, 1.0))
+            self.attention_map.set_data(attention.numpy(), row_labels=frames, col_labels=frames)
             self.attention_map.annotate = T <= 16
         self.attention_map.setVisible(attention is not None)
         self.belief.set_data(trace.probs.numpy(), trace.classes)
