@@ -17,6 +17,7 @@ from PyQt6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
     QFrame,
+    QGraphicsItem,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -91,6 +92,8 @@ class WeightBars(pg.PlotWidget):
         self._highlight = -1
         self._heights = np.zeros(1)
         self._title = ""
+        for side in ("left", "bottom"):
+            self.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.apply_theme()
 
     def set_weights(self, weights: np.ndarray, title: str) -> None:
@@ -141,6 +144,8 @@ class TextView(QTextBrowser):
         self.setOpenLinks(False)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setMinimumHeight(60)
+        # A scroll bar that comes and goes with the text length re-lays the text out twice.
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.apply_theme()
 
     def set_html(self, html: str) -> None:

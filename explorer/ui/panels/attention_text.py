@@ -86,11 +86,13 @@ def formula_html(view: TraceView, row: int, *, q_label: str = "q", k_label: str 
     # 1. scores
     terms = []
     for j in keys:
-        products = " + ".join(f"{num(a, 2)}·{num(b, 2)}" for a, b in zip(q[:MAX_DOT_TERMS], view.k[j, :MAX_DOT_TERMS]))
-        if d_k > MAX_DOT_TERMS:
-            products += " + …"
-        terms.append(f"{k_label}{j + 1}: {products} = <b>{num(view.scores[row, j])}</b>")
-    lines.append("<b>① scores</b> " + qi + "·k<sub>j</sub> &nbsp; " + " &nbsp;│&nbsp; ".join(terms) + more)
+        if d_k <= MAX_DOT_TERMS:  # short enough to write every product
+            products = " + ".join(f"{num(a, 2)}·{num(b, 2)}" for a, b in zip(q, view.k[j])) + " = "
+        else:
+            products = ""
+        terms.append(f"{k_label}{j + 1}: {products}<b>{num(view.scores[row, j])}</b>")
+    sum_note = f" (sums of {d_k} products)" if d_k > MAX_DOT_TERMS else ""
+    lines.append("<b>① scores</b> " + qi + "·k<sub>j</sub>" + sum_note + " &nbsp; " + " &nbsp;│&nbsp; ".join(terms) + more)
 
     # 2. scaling (and temperature)
     if view.scale == 1.0:

@@ -24,7 +24,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QImage, QPen
-from PyQt6.QtWidgets import QGraphicsRectItem, QLabel, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QLabel, QVBoxLayout, QWidget
 
 from explorer.ui import theme
 
@@ -115,6 +115,9 @@ class Heatmap(QWidget):
         self.plot.getViewBox().setDefaultPadding(0.0)
         for side in ("left", "top"):
             self.plot.showAxis(side)
+            # The axes' bounding boxes reach into the plot area, so every cell update repainted
+            # them (≈0.2 ms each); cached, they are blitted. Ticks change only with the shape.
+            self.plot.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.plot.hideAxis("bottom")
         self.image = CellImage()
         self.plot.addItem(self.image)
