@@ -123,6 +123,7 @@ class RNNPanel(Panel):
         self.task: Task | None = None
         self.sensitivity_task: Task | None = None
         self.sensitivity_stale = True
+        self._custom_settings = ("rnn_tanh", 16, True)  # (kind, hidden, bias) of "your own cell"
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._advance)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -326,6 +327,7 @@ class RNNPanel(Panel):
         self.stop()
         if key == CUSTOM:
             self.source, self.trained = CUSTOM, None
+            self._restore_custom_settings()
             self.rebuild(new_cell=True)
         elif key == FILE:
             self.source, self.trained = FILE, None
@@ -502,8 +504,21 @@ class RNNPanel(Panel):
             return self.trained.cell
         return self.file_cell
 
+    def _restore_custom_settings(self) -> None:
+        """Your own cell keeps its settings while a trained model or a file is shown."""
+        kind, hidden, bias = self._custom_settings
+        for widget in (self.kind_combo, self.hidden_spin, self.bias_check):
+            widget.blockSignals(True)
+        self.kind_combo.setCurrentIndex(self.kind_combo.findData(kind))
+        self.hidden_spin.setValue(hidden)
+        self.bias_check.setChecked(bias)
+        for widget in (self.kind_combo, self.hidden_spin, self.bias_check):
+            widget.blockSignals(False)
+
     def _show_cell_settings(self, cell) -> None:
         custom = self.source == CUSTOM
+        if custom:
+            self._custom_settings = (cell.kind, cell.hidden_size, cell.has_bias)
         for widget in (self.kind_combo, self.hidden_spin, self.seed_spin, self.bias_check):
             widget.blockSignals(True)
         self.kind_combo.setCurrentIndex(self.kind_combo.findData(cell.kind))
