@@ -204,6 +204,8 @@ class LoadedModel:
     model: VideoClassifier
     name: str
     config: dict[str, Any] = field(default_factory=dict)
+    #: What :func:`load` was given (a bundled name or a path): the key callers cache it under.
+    source: str = ""
 
     @property
     def accuracy(self) -> float | None:
@@ -236,7 +238,7 @@ def load(name_or_path: str | Path) -> LoadedModel:
         first = str(exc).splitlines()[0] if str(exc) else "shape mismatch"
         raise VideoModelError(f"{path.name}: the weights do not fit the stored config ({first})") from exc
     model.eval()
-    return LoadedModel(model, path.stem, config)
+    return LoadedModel(model, path.stem, config, source=str(name_or_path))
 
 
 # -- stepping the recurrence with the equations written out ---------------------------------------

@@ -63,6 +63,20 @@ class VideoClipTask(TrainTask):
         return loss, accuracy
 
 
+    def snapshot_view(self, model: VideoClassifier) -> tuple[str, Any]:
+        """P(true class) after each frame (columns) for one fixed clip per class (rows): the belief forming."""
+        config = self.model_config()
+        probe = generate(len(CLASSES), torch.Generator().manual_seed(999), frames=config["frames"],
+                         size=config["frame_size"], labels=torch.arange(len(CLASSES)))
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            probs = model(probe.frames).softmax(-1)  # (K, T, K)
+        model.train(was_training)
+        truth = probs[torch.arange(len(CLASSES)), :, probe.labels].numpy()  # (K, T)
+        return "P(true class) after each frame, one clip per class", truth
+
+
 TRAIN_TASKS: dict[str, Callable[[], TrainTask]] = {
     "video_gru": lambda: VideoClipTask("gru"),
     "video_transformer": lambda: VideoClipTask("transformer"),

@@ -151,3 +151,20 @@ def test_bad_model_files_and_settings(tmp_path):
         load(tmp_path / "junk.safetensors")
     with pytest.raises(ValueError, match="no frames"):
         to_model_frames(np.zeros((0, 8, 8, 3), np.uint8), 32)
+
+
+def test_training_tasks_are_registered_and_give_a_loss_and_a_snapshot():
+    from explorer.engine.tasks import available_tasks
+    from explorer.engine.video_tasks import TRAIN_DEFAULTS, TRAIN_TASKS
+
+    entries = available_tasks()
+    for name in ("video_gru", "video_transformer"):
+        assert entries[name].panel == "video" and entries[name].defaults is TRAIN_DEFAULTS[name]
+        task = TRAIN_TASKS[name]()
+        model = task.build_model()
+        batch = task.sample(4, torch.Generator().manual_seed(1))
+        loss, accuracy = task.loss(model, batch)
+        assert loss.ndim == 0 and torch.isfinite(loss) and 0 <= accuracy <= 1
+        title, view = task.snapshot_view(model)
+        assert view.shape == (len(CLASSES), 16) and (view >= 0).all() and (view <= 1).all() and title
+        assert model.training  # the snapshot leaves the model in training mode

@@ -97,3 +97,17 @@ def test_generate_and_export(panel, tmp_path, wait_for_tasks):
     assert panel.clip.label == 2 and "moves down" in panel.clip.name
     out = panel.export_png(tmp_path / "video.png")
     assert out.stat().st_size > 10_000
+
+
+def test_a_model_trained_in_the_app_is_offered(panel, tmp_path, wait_for_tasks):
+    import shutil
+
+    from explorer.assets import resource_path
+
+    path = shutil.copy(resource_path("models", "video_gru.safetensors"), tmp_path / "video_gru-retrained.safetensors")
+    panel.context.modelTrained.emit("video_gru", "video", str(path))
+    wait_for_tasks(60_000)
+    assert panel.model_combo.currentText() == "trained: video_gru-retrained"
+    assert panel.models[str(path)].name == "video_gru-retrained" and not errors.MESSAGES
+    panel.context.modelTrained.emit("rnn_memory", "rnn", str(path))  # another panel's model: ignored
+    assert panel.model_combo.count() == 3

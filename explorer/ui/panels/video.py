@@ -76,6 +76,7 @@ class VideoPanel(Panel):
         self.task: Task | None = None
         self._example_seed = 0
         self._pending_model: str | None = None
+        context.modelTrained.connect(self.on_model_trained)
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._advance)
         self._build()
@@ -254,8 +255,19 @@ class VideoPanel(Panel):
         self.example_combo.setCurrentIndex(label)
         return self._run(clip, "analysing the generated clip")
 
+    def on_model_trained(self, name: str, panel: str, path: str) -> None:
+        """The Training panel saved a video model: offer it beside the bundled ones and show it."""
+        if panel != "video":
+            return
+        index = self.model_combo.findData(path)
+        if index < 0:
+            self.model_combo.addItem(f"trained: {Path(path).stem}", path)
+            index = self.model_combo.count() - 1
+        self.models.pop(path, None)  # a file saved again under the same name is re-read
+        self.model_combo.setCurrentIndex(index)
+
     def _model_changed(self) -> None:
-        if self.context.settings is not None:
+        if self.context.settings is not None and self.model_name in dict(MODEL_CHOICES):
             self.context.settings.setValue("video/model", self.model_name)
         if self.clip is not None:
             self._run(self.clip, "running the other model")
@@ -299,7 +311,7 @@ class VideoPanel(Panel):
     # -- showing a result -------------------------------------------------------------------
     def _show_result(self, result) -> None:
         clip, trace, loaded = result
-        self.models[loaded.name] = loaded
+        self.models[loaded.source] = loaded
         self.clip, self.trace = clip, trace
         T = clip.count
         self.strip.set_frames(clip.frames)
@@ -330,7 +342,7 @@ class VideoPanel(Panel):
             return " "
         final = trace.prediction
         truth = f" · true class: {self.classes[clip.label]}" if clip.label is not None else ""
-        model = dict(MODEL_CHOICES).get(self.model_name, self.model_name)
+        model = self.model_combo.currentText()
         loaded = self.models.get(self.model_name)
         accuracy = getattr(loaded, "accuracy", None)
         acc = f" (accuracy on fresh generated clips {accuracy:.1%})" if accuracy is not None else ""
