@@ -105,7 +105,8 @@ class FromInputView(QWidget):
         self.head_maps: list[Heatmap] = []  # grown as heads are needed
         right_layout.addLayout(self.heads_grid, 3)
         self.output_map = Heatmap("Output = concat(heads)·W_O", kind="diverging")
-        right_layout.addWidget(self.output_map, 1)
+        self.output_map.setMinimumHeight(150)
+        right_layout.addWidget(self.output_map, 2)
         self.note = QLabel(" ")
         self.note.setWordWrap(True)
         self.note.setProperty("role", "note")

@@ -10,6 +10,8 @@ and the value row it scales.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt, QTimer, pyqtSignal
@@ -92,6 +94,8 @@ class WeightBars(pg.PlotWidget):
         self._highlight = -1
         self._heights = np.zeros(1)
         self._title = ""
+        self._y_top = 1.0
+        self._tick_step = 0
         for side in ("left", "bottom"):
             self.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.apply_theme()
@@ -101,15 +105,31 @@ class WeightBars(pg.PlotWidget):
         self._heights = weights
         if n != self._key_count:
             self._key_count = n
+            self._tick_step = 0
             self._x = np.arange(1, n + 1)
             self.setXRange(0.4, n + 0.6, padding=0)
-            step = max(1, n // 12)
-            self.getAxis("bottom").setTicks([[(j + 1, f"k{j + 1}") for j in range(0, n, step)], []])
+            self._set_ticks()
+        top = nice_ceiling(float(weights.max()) if n else 1.0)
+        if top != self._y_top:  # steady axis while scrubbing: changes only at "nice" steps
+            self._y_top = top
+            self.setYRange(0, top, padding=0.02)
         if title != self._title:  # a new title re-lays out the plot (~5 ms): only when it changes
             self._title = title
             self.setTitle(title, size="9pt")
         self.bars.setOpts(x=self._x, height=weights)
         self._draw_hot()
+
+    def _set_ticks(self) -> None:
+        n = max(self._key_count, 1)
+        step = max(1, math.ceil(n * 32 / max(self.width() - 50, 60)))  # ~32 px per "k12" label
+        if step != self._tick_step:
+            self._tick_step = step
+            self.getAxis("bottom").setTicks([[(j + 1, f"k{j + 1}") for j in range(0, n, step)], []])
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)  # pyqtgraph calls this from its constructor, before ours ran
+        if getattr(self, "_key_count", 0) > 0:
+            self._set_ticks()
 
     def set_highlight(self, key: int) -> None:
         if key != self._highlight:

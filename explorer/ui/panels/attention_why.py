@@ -27,7 +27,7 @@ RAW_COLOUR = "#d6604d"  # without scaling
 SCALED_COLOUR = "#2f6fde"  # with ÷√d_k
 
 
-def _plot(title: str, *, log_x: bool = True) -> pg.PlotWidget:
+def _plot(title: str, *, log_x: bool = True, legend: bool = True) -> pg.PlotWidget:
     widget = pg.PlotWidget()
     widget.setMenuEnabled(False)
     widget.setMouseEnabled(x=False, y=False)
@@ -35,7 +35,8 @@ def _plot(title: str, *, log_x: bool = True) -> pg.PlotWidget:
     widget.setTitle(title)
     widget.showGrid(x=True, y=True, alpha=0.2)
     widget.setLogMode(x=log_x, y=False)
-    widget.addLegend(offset=(-5, 5))
+    if legend:
+        widget.addLegend(offset=(-5, 5))
     widget.setMinimumHeight(160)
     return widget
 
@@ -87,9 +88,10 @@ class WhyScaleView(QWidget):
         self.spread_plot.setLabel("bottom", "d_k")
         self.entropy_plot = _plot(f"Mean softmax entropy over {N_KEYS} keys (nats)")
         self.entropy_plot.setLabel("bottom", "d_k")
-        self.example_plot = _plot("One query's weights", log_x=False)
-        self.example_plot.setLabel("bottom", "key")
-        self.example_plot.setYRange(0, 1)
+        self.example_plot = _plot("One query's weights", log_x=False, legend=False)
+        self.example_plot.setLabel("bottom", f"key (red: without scaling, blue: with ÷√d_k)")
+        self.example_plot.setYRange(0, 1, padding=0.02)
+        self.example_plot.setXRange(0.4, N_KEYS + 0.6, padding=0)
         for widget in (self.spread_plot, self.entropy_plot, self.example_plot):
             plots.addWidget(widget, 1)
         layout.addLayout(plots, 1)
@@ -102,7 +104,7 @@ class WhyScaleView(QWidget):
         self.entropy_scaled = self.entropy_plot.plot(pen=scaled_pen, name="with ÷√d_k")
         self.entropy_max = pg.InfiniteLine(
             pos=math.log(N_KEYS), angle=0, pen=pg.mkPen("#888888", style=Qt.PenStyle.DashLine),
-            label=f"uniform: ln {N_KEYS}", labelOpts={"position": 0.15},
+            label=f"uniform: ln {N_KEYS}", labelOpts={"position": 0.85, "anchors": [(0.5, 1), (0.5, 1)]},
         )
         self.entropy_plot.addItem(self.entropy_max)
         self.markers = []
@@ -111,8 +113,8 @@ class WhyScaleView(QWidget):
             plot.addItem(line)
             self.markers.append(line)
         x = np.arange(1, N_KEYS + 1)
-        self.bars_raw = pg.BarGraphItem(x=x - 0.2, height=np.zeros(N_KEYS), width=0.4, brush=RAW_COLOUR, name="without")
-        self.bars_scaled = pg.BarGraphItem(x=x + 0.2, height=np.zeros(N_KEYS), width=0.4, brush=SCALED_COLOUR, name="with ÷√d_k")
+        self.bars_raw = pg.BarGraphItem(x=x - 0.2, height=np.zeros(N_KEYS), width=0.4, brush=RAW_COLOUR, pen=None)
+        self.bars_scaled = pg.BarGraphItem(x=x + 0.2, height=np.zeros(N_KEYS), width=0.4, brush=SCALED_COLOUR, pen=None)
         self.example_plot.addItem(self.bars_raw)
         self.example_plot.addItem(self.bars_scaled)
         self.apply_theme()
@@ -159,7 +161,7 @@ class WhyScaleView(QWidget):
         x = np.arange(1, N_KEYS + 1)
         self.bars_raw.setOpts(x=x - 0.2, height=raw)
         self.bars_scaled.setOpts(x=x + 0.2, height=scaled)
-        self.example_plot.setTitle(f"One random query's weights over {N_KEYS} keys at d_k = {d}")
+        self.example_plot.setTitle(f"One random query's weights, d_k = {d}")
         if self.stats is None:
             self.summary.setText(f"d<sub>k</sub> = {d}: this query's largest weight is {num(100 * raw.max(), 1)}% "
                                  f"without scaling, {num(100 * scaled.max(), 1)}% with ÷√{d}. Measuring the curves…")

@@ -18,12 +18,13 @@ slower to draw (≈1 ms instead of ≈0.1 ms for 64 × 64 cells scaled to
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QFont, QImage, QPen
+from PyQt6.QtGui import QColor, QFont, QFontMetrics, QImage, QPen
 from PyQt6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QLabel, QVBoxLayout, QWidget
 
 from explorer.ui import theme
@@ -85,6 +86,7 @@ class Heatmap(QWidget):
         self._levels: tuple[float, float] | None = None
         self._texts: list[pg.TextItem] = []
         self._shown_texts = 0
+        self._tick_key: tuple | None = None
         self._highlights: list[QGraphicsRectItem] = []
         self._hover_cell = (-1, -1)
 
@@ -128,6 +130,9 @@ class Heatmap(QWidget):
             self.plot.layout.addItem(self.colorbar, 2, 5)
             self.plot.layout.setColumnFixedWidth(4, 5)
         self._apply_cmap()
+        # The cell size on screen is known only once the view box has its final size.
+        self.plot.getViewBox().sigResized.connect(self._update_texts)
+        self.plot.getViewBox().sigResized.connect(self._set_ticks)
         self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.plot.scene().sigMouseClicked.connect(self._on_mouse_clicked)
 
@@ -157,8 +162,8 @@ class Heatmap(QWidget):
             self.colorbar.setLevels(self._levels)  # redraws the bar and its axis: only on change
         if shape_changed:
             self.plot.setRange(xRange=(0, cols), yRange=(0, rows), padding=0)
-            self._set_ticks()
             self.clear_highlight()
+        self._set_ticks()  # no-op unless the shape, the labels or the room for them changed
         self._update_texts()
         if self._hover_cell != (-1, -1):
             self._show_info(*self._hover_cell)
@@ -197,10 +202,19 @@ class Heatmap(QWidget):
         if self.colorbar is not None:
             self.colorbar.setColorMap(cmap)
 
-    def _set_ticks(self) -> None:
+    def _set_ticks(self, *_args) -> None:
+        """Label every row/column that fits: a label per cell when there is room, else every n-th."""
         rows, cols = self.values.shape
-        step_r = max(1, rows // 16)
-        step_c = max(1, cols // 16)
+        rect = self.plot.getViewBox().sceneBoundingRect()
+        metrics = QFontMetrics(self.plot.getAxis("top").style.get("tickFont") or self.font())
+        label_width = max((metrics.horizontalAdvance(text) for text in self.col_labels[:: max(1, cols // 8)]), default=10) + 8
+        label_height = metrics.height() + 1
+        step_c = max(1, math.ceil(cols * label_width / max(rect.width(), 1.0)))
+        step_r = max(1, math.ceil(rows * label_height / max(rect.height(), 1.0)))
+        key = (step_r, step_c, tuple(self.row_labels), tuple(self.col_labels))
+        if key == self._tick_key:
+            return
+        self._tick_key = key
         left = [(i + 0.5, self.row_labels[i]) for i in range(0, rows, step_r)]
         top = [(j + 0.5, self.col_labels[j]) for j in range(0, cols, step_c)]
         self.plot.getAxis("left").setTicks([left, []])
