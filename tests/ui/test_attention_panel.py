@@ -220,3 +220,46 @@ def test_from_input_weights_follow_x_not_parameters(qtbot, panel):
 def test_dark_theme(panel, context):
     context.set_theme("dark")
     np.testing.assert_allclose(panel.qkv.weights_map.values, [[0.401, 0.198, 0.401]], atol=5e-4)
+
+
+# -- the heatmap widget (shared by every panel) ---------------------------------------------------
+def test_heatmap_colours_follow_the_colour_map(qtbot):
+    from explorer.ui import theme
+    from explorer.ui.widgets.heatmap import Heatmap
+
+    heatmap = Heatmap("t", kind="diverging", colorbar=True)
+    qtbot.addWidget(heatmap)
+    values = np.array([[-2.0, 0.0, 2.0], [1.0, np.nan, -1.0]])
+    heatmap.set_data(values)
+    assert heatmap._levels == (-2.0, 2.0)
+    image = heatmap.image._qimage
+    lut = theme.diverging_cmap().getLookupTable(nPts=256)
+    for (r, c), index in (((0, 0), 0), ((0, 2), 255), ((0, 1), 127), ((1, 1), 127)):
+        colour = image.pixelColor(c, r)
+        assert (colour.red(), colour.green(), colour.blue()) == tuple(int(x) for x in lut[index][:3])
+    assert tuple(heatmap.colorbar.levels()) == (-2.0, 2.0)
+    heatmap.set_kind("sequential")
+    assert heatmap._levels == (0.0, 2.0)
+
+
+def test_heatmap_labels_highlight_and_hover_info(qtbot):
+    from explorer.ui.widgets.heatmap import Heatmap
+
+    heatmap = Heatmap("t", kind="sequential")
+    qtbot.addWidget(heatmap)
+    heatmap.resize(400, 300)
+    heatmap.show()
+    qtbot.waitExposed(heatmap)
+    heatmap.set_data(np.eye(3), row_labels=["a", "b", "c"], col_labels=["x", "y", "z"])
+    ticks = heatmap.plot.getAxis("top")._tickLevels[0]
+    assert [label for _pos, label in ticks] == ["x", "y", "z"]
+    heatmap.set_data(np.eye(3), row_labels=["a", "b", "c"], col_labels=["u", "v", "w"])  # same shape, new labels
+    assert [label for _pos, label in heatmap.plot.getAxis("top")._tickLevels[0]] == ["u", "v", "w"]
+    heatmap.set_highlight(rows=[0], cols=[2], cells=[(1, 1), (9, 9)])
+    assert len(heatmap._highlights) == 3
+    heatmap._show_info(1, 2)
+    assert heatmap.info_label.text().startswith("b, w:")
+    big = np.random.default_rng(0).random((64, 64))
+    heatmap.set_data(big)
+    assert len(heatmap.plot.getAxis("top")._tickLevels[0]) < 64  # thinned to fit
+    assert not any(item.isVisible() for item in heatmap._texts)  # too many cells to print

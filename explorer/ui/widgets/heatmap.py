@@ -205,6 +205,8 @@ class Heatmap(QWidget):
     def _set_ticks(self, *_args) -> None:
         """Label every row/column that fits: a label per cell when there is room, else every n-th."""
         rows, cols = self.values.shape
+        if len(self.row_labels) != rows or len(self.col_labels) != cols:
+            return  # no data yet (a resize before the first set_data)
         rect = self.plot.getViewBox().sceneBoundingRect()
         metrics = QFontMetrics(self.plot.getAxis("top").style.get("tickFont") or self.font())
         label_width = max((metrics.horizontalAdvance(text) for text in self.col_labels[:: max(1, cols // 8)]), default=10) + 8
