@@ -263,3 +263,20 @@ def test_heatmap_labels_highlight_and_hover_info(qtbot):
     heatmap.set_data(big)
     assert len(heatmap.plot.getAxis("top")._tickLevels[0]) < 64  # thinned to fit
     assert not any(item.isVisible() for item in heatmap._texts)  # too many cells to print
+
+
+def test_heatmap_keeps_ticks_a_panel_set_itself(qtbot):
+    from explorer.ui.widgets.heatmap import Heatmap
+
+    heatmap = Heatmap("t")
+    qtbot.addWidget(heatmap)
+    heatmap.resize(400, 300)
+    heatmap.show()
+    heatmap.set_data(np.zeros((40, 40)))
+    custom = [(0.5, "first"), (39.5, "last")]
+    heatmap.plot.getAxis("top").setTicks([custom, []])
+    heatmap.resize(250, 200)
+    qtbot.wait(50)
+    assert heatmap.plot.getAxis("top")._tickLevels[0] == custom
+    heatmap.set_data(np.zeros((40, 40)), col_labels=[f"c{j}" for j in range(40)])  # new labels: ours again
+    assert heatmap.plot.getAxis("top")._tickLevels[0][0][1] == "c0"

@@ -87,6 +87,7 @@ class Heatmap(QWidget):
         self._texts: list[pg.TextItem] = []
         self._shown_texts = 0
         self._tick_key: tuple | None = None
+        self._our_ticks: tuple[list, list] = ([], [])
         self._highlights: list[QGraphicsRectItem] = []
         self._hover_cell = (-1, -1)
 
@@ -203,7 +204,11 @@ class Heatmap(QWidget):
             self.colorbar.setColorMap(cmap)
 
     def _set_ticks(self, *_args) -> None:
-        """Label every row/column that fits: a label per cell when there is room, else every n-th."""
+        """Label every row/column that fits: a label per cell when there is room, else every n-th.
+
+        A panel may set its own ticks on ``plot.getAxis(...)`` after :meth:`set_data`; a resize
+        then leaves them alone (they are redone on the next change of shape or labels).
+        """
         rows, cols = self.values.shape
         if len(self.row_labels) != rows or len(self.col_labels) != cols:
             return  # no data yet (a resize before the first set_data)
@@ -213,14 +218,25 @@ class Heatmap(QWidget):
         label_height = metrics.height() + 1
         step_c = max(1, math.ceil(cols * label_width / max(rect.width(), 1.0)))
         step_r = max(1, math.ceil(rows * label_height / max(rect.height(), 1.0)))
-        key = (step_r, step_c, tuple(self.row_labels), tuple(self.col_labels))
+        labels_key = (tuple(self.row_labels), tuple(self.col_labels))
+        key = (step_r, step_c, labels_key)
         if key == self._tick_key:
             return
+        if self._tick_key is not None and self._tick_key[2] == labels_key and not self._ticks_are_ours():
+            return  # only the room changed, and the panel has put its own ticks there
         self._tick_key = key
         left = [(i + 0.5, self.row_labels[i]) for i in range(0, rows, step_r)]
         top = [(j + 0.5, self.col_labels[j]) for j in range(0, cols, step_c)]
+        self._our_ticks = (left, top)
         self.plot.getAxis("left").setTicks([left, []])
         self.plot.getAxis("top").setTicks([top, []])
+
+    def _ticks_are_ours(self) -> bool:
+        left, top = self._our_ticks
+        return (
+            self.plot.getAxis("left")._tickLevels == [left, []]
+            and self.plot.getAxis("top")._tickLevels == [top, []]
+        )
 
     # -- annotations ----------------------------------------------------------------------
     def _cell_pixels(self) -> float:
