@@ -123,42 +123,66 @@ def _concat(ops, parts):
     return np.concatenate(parts, axis=-1)
 
 
-def _run_states(kind, wx, U, b_ih, b_hh, h, c, hidden, cells) -> None:
-    """Fill ``hidden`` (and ``cells``) step by step: the only sequential work of a trace.
+def _run_states(kind, wx, U, b_ih, b_hh, h, c, hidden, cells) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Run the recurrence step by step, filling ``hidden`` (and ``cells``); → (uh, pre, gates).
 
-    The same rule as :func:`_cell_update`, fused to a few array operations
-    per step (call overhead dominates at these sizes). σ(a) = ½ + ½·tanh(a/2),
-    and scaling by ½ is exact in floating point, so the gate rows of U are
-    pre-halved once. Everything else is recomputed for all steps at once by
-    :func:`_cell_update`; the tests check both against torch.nn.
+    The only sequential work of a trace: the same rule as :func:`_cell_update`,
+    fused to a few array operations per step (call overhead and the U·h
+    product dominate at these sizes), keeping U·h_{t-1} and the activations as
+    they are computed so nothing is recomputed afterwards. σ(a) = ½ + ½·tanh(a/2),
+    and scaling by ½ is exact in floating point, so the sigmoid rows of U are
+    pre-halved once. The tests check every term against torch.nn and against
+    :meth:`RecurrentCell.step` (which uses :func:`_cell_update`).
     """
     T, H = hidden.shape
+    GH = U.shape[0]
+    uh = np.empty((T, GH))  # U·h_{t-1} (scaled, for the LSTM, until the end)
     if kind in ("rnn_tanh", "rnn_relu"):
         a = wx + b_ih + b_hh  # (T, H)
         f = np.tanh if kind == "rnn_tanh" else (lambda v: np.maximum(v, 0.0))
         for t in range(T):
-            h = f(a[t] + U @ h)
+            z = U @ h
+            uh[t] = z
+            h = f(a[t] + z)
             hidden[t] = h
-    elif kind == "lstm":
-        scale = np.full(4 * H, 0.5)
+        return uh, a + uh, {}
+    if kind == "lstm":
+        scale = np.full(GH, 0.5)
         scale[2 * H : 3 * H] = 1.0  # the candidate g is a tanh, the other gates are sigmoids
         a = (wx + b_ih + b_hh) * scale  # (T, 4H)
         Us = U * scale[:, None]  # (4H, H)
+        act = np.empty((T, GH))  # tanh of the scaled pre-activations
         for t in range(T):
-            act = np.tanh(a[t] + Us @ h)  # (4H,)
-            sig = 0.5 * act + 0.5
-            c = sig[H : 2 * H] * c + sig[:H] * act[2 * H : 3 * H]
+            z = Us @ h
+            uh[t] = z
+            row = np.tanh(a[t] + z)  # (4H,)
+            act[t] = row
+            sig = 0.5 * row + 0.5
+            c = sig[H : 2 * H] * c + sig[:H] * row[2 * H : 3 * H]
             h = sig[3 * H :] * np.tanh(c)
             hidden[t] = h
             cells[t] = c
-    else:  # gru
-        ax = wx + b_ih  # (T, 3H)
-        for t in range(T):
-            gh = U @ h + b_hh  # (3H,)
-            rz = 0.5 * np.tanh(0.5 * (ax[t, : 2 * H] + gh[: 2 * H])) + 0.5  # (2H,) r then z
-            n = np.tanh(ax[t, 2 * H :] + rz[:H] * gh[2 * H :])
-            h = (1.0 - rz[H:]) * n + rz[H:] * h
-            hidden[t] = h
+        uh /= scale  # exact: undo the halving
+        sig = 0.5 * act + 0.5
+        gates = {"i": sig[:, :H], "f": sig[:, H : 2 * H], "g": act[:, 2 * H : 3 * H], "o": sig[:, 3 * H :]}
+        return uh, wx + b_ih + uh + b_hh, gates
+    # gru
+    ax = wx + b_ih  # (T, 3H)
+    rz = np.empty((T, 2 * H))
+    n_all = np.empty((T, H))
+    for t in range(T):
+        z = U @ h
+        uh[t] = z
+        gh = z + b_hh  # (3H,)
+        gates_t = 0.5 * np.tanh(0.5 * (ax[t, : 2 * H] + gh[: 2 * H])) + 0.5  # (2H,) r then z
+        rz[t] = gates_t
+        n = np.tanh(ax[t, 2 * H :] + gates_t[:H] * gh[2 * H :])
+        n_all[t] = n
+        h = (1.0 - gates_t[H:]) * n + gates_t[H:] * h
+        hidden[t] = h
+    gh_all = uh + b_hh  # (T, 3H)
+    pre = np.concatenate([ax[:, : 2 * H] + gh_all[:, : 2 * H], ax[:, 2 * H :] + rz[:, :H] * gh_all[:, 2 * H :]], axis=1)
+    return uh, pre, {"r": rz[:, :H], "z": rz[:, H:], "n": n_all}
 
 
 # -- traces ----------------------------------------------------------------------------------
@@ -345,14 +369,8 @@ class RecurrentCell:
         hidden = np.empty((T, H))
         cells = np.empty((T, H)) if self.kind == "lstm" else None
         h0_arr, c0_arr = h, c
-        U, b_ih, b_hh, kind, ops = self.weight_hh, self.bias_ih, self.bias_hh, self.kind, _NumpyOps
-        _run_states(kind, wx, U, b_ih, b_hh, h, c, hidden, cells)  # the sequential part
-        # Everything else for all steps at once, from the states: U·h_{t-1}, pre-activations, gates.
-        h_prev = np.vstack([h0_arr[None, :], hidden[:-1]])  # (T, H)
-        c_prev = None if cells is None else np.vstack([c0_arr[None, :], cells[:-1]])
-        uh = h_prev @ U.T  # (T, G·H)
-        pre, gate_values, _, _ = _cell_update(kind, wx, uh, b_ih, b_hh, h_prev, c_prev, ops)
-        gates = dict(zip(self.gate_names, gate_values))
+        U, b_ih, b_hh, kind = self.weight_hh, self.bias_ih, self.bias_hh, self.kind
+        uh, pre, gates = _run_states(kind, wx, U, b_ih, b_hh, h, c, hidden, cells)  # the sequential part
         return RNNTrace(kind, x, h0_arr, hidden, wx, uh, b_ih.copy(), b_hh.copy(), pre, gates, cells, c0_arr)
 
     def step(self, x_t, state=None, *, t: int = 0) -> StepTrace:

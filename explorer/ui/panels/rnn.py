@@ -52,7 +52,6 @@ from explorer.ui.panels.rnn_views import (
     UnitTrajectory,
     UpdateRuleView,
     bold_label,
-    thin_ticks,
 )
 from explorer.ui.widgets.heatmap import Heatmap
 from explorer.ui.workers import Task, run_task
@@ -539,8 +538,6 @@ class RNNPanel(Panel):
         self.rule_view.title.setText(f"Update rule at step t · {cell.title}, I = {cell.input_size}, H = {cell.hidden_size}")
         self.hidden_map.set_data(trace.hidden.T, row_labels=[str(j + 1) for j in range(cell.hidden_size)],
                                  col_labels=[str(t + 1) for t in range(T)])
-        thin_ticks(self.hidden_map, "top")
-        thin_ticks(self.hidden_map, "left")
         self.trajectory.set_trace(trace, self.unit)
         self.norms.set_trace(trace, cell)
         if self.trained is not None:

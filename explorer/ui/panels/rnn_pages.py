@@ -17,7 +17,7 @@ from PyQt6.QtWidgets import (
 )
 
 from explorer.ui import theme
-from explorer.ui.panels.rnn_views import SIGMOID_GATES, bold_label, plot_widget, style_plot, thin_ticks
+from explorer.ui.panels.rnn_views import SIGMOID_GATES, bold_label, plot_widget, style_plot
 from explorer.ui.widgets.heatmap import Heatmap
 from explorer.ui.widgets.matrix_editor import MAX_SIZE, MatrixEditor
 
@@ -79,8 +79,6 @@ class GatesPage(QWidget):
             levels = (0.0, 1.0) if kind == "sequential" else None
             self.maps[name].set_title(title)
             self.maps[name].set_data(values.T, levels=levels, col_labels=[str(t + 1) for t in range(trace.length)])
-            thin_ticks(self.maps[name], "top")
-            thin_ticks(self.maps[name], "left")
 
     def set_step(self, t: int) -> None:
         for heatmap in self.maps.values():

@@ -46,18 +46,6 @@ def bold_label(text: str) -> QLabel:
     return label
 
 
-def thin_ticks(heatmap, axis: str = "top", count: int = 10) -> None:
-    """Label about ``count`` columns (1, 5, 10, … style) instead of every one, so labels never collide."""
-    rows, cols = heatmap.values.shape
-    n = cols if axis == "top" else rows
-    labels = heatmap.col_labels if axis == "top" else heatmap.row_labels
-    raw = max(1, n // count)
-    step = next((s for s in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000) if s >= raw), raw)
-    ticks = [(0.5, labels[0])] if n else []
-    ticks += [(k - 0.5, labels[k - 1]) for k in range(step, n + 1, step) if k > 1]
-    heatmap.plot.getAxis(axis if axis == "top" else "left").setTicks([ticks, []])
-
-
 def strip_terms(trace) -> list[tuple[str, str, np.ndarray, str]]:
     """The update rule's terms in reading order: (key, label, values over time (T, n), colour kind).
 

@@ -1,0 +1,128 @@
+"""RNN speed: a full trace (T = 1000, H = 256) and a time-slider redraw in the real panel.
+
+1. ``trace``: ``cell.trace(x)`` for each cell type at T = 1000, H = 256,
+   input 64 (float64, every term kept). Target: < 100 ms.
+2. ``slider``: the RNN panel offscreen at 1100 × 640 (a 1280 × 720 window);
+   each sample moves the time slider to a random step (``QSlider.setValue``,
+   what a drag does) and runs the event loop until the repaint is done.
+   Target: p95 ≤ 16 ms. Measured for the default view (the trained LSTM on the
+   memory task) and for a large custom cell (LSTM, H = 256, T = 1000).
+
+Wall-clock and CPU time of this process are both reported: on a shared
+machine (load above the core count) wall time mostly measures waiting for a core.
+
+    python benchmarks/bench_rnn.py [--repeats 20] [--moves 300] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def stats(samples) -> str:
+    import numpy as np
+
+    ms = np.asarray(samples) * 1e3
+    return f"p50 {np.percentile(ms, 50):7.2f}  p95 {np.percentile(ms, 95):7.2f}  max {ms.max():7.2f} ms"
+
+
+def timed(fn):
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def bench_trace(repeats: int) -> None:
+    import numpy as np
+
+    from explorer.engine.rnn import KINDS, random_cell
+
+    x = np.random.default_rng(0).standard_normal((1000, 64))
+    print("full trace, T = 1000, H = 256, input 64 (float64):")
+    for kind in KINDS:
+        cell = random_cell(kind, 64, 256, seed=0)
+        cell.trace(x)  # warm-up
+        runs = [timed(lambda: cell.trace(x)) for _ in range(repeats)]
+        print(f"  {kind:9s} wall {stats([w for w, _ in runs])}   |  cpu {stats([c for _, c in runs])}")
+
+
+def bench_slider(moves: int, width: int, height: int) -> None:
+    import numpy as np
+    from PyQt6.QtCore import QSettings
+    from PyQt6.QtWidgets import QApplication
+
+    from explorer.assets import sample_image_paths
+    from explorer.engine.images import load_image
+    from explorer.ui.context import AppContext
+    from explorer.ui.panels.rnn import RNNPanel
+    from explorer.ui.theme import apply_theme
+    from explorer.ui.workers import active_tasks
+
+    app = QApplication.instance() or QApplication([])
+    apply_theme(app, "light")
+    context = AppContext(QSettings("/tmp/bench_rnn.ini", QSettings.Format.IniFormat))
+    path, _ = sample_image_paths()[0]
+    context.set_image(load_image(path), path.name)
+    panel = RNNPanel(context)
+    panel.resize(width, height)
+    panel.show()
+    panel.start()
+    deadline = time.monotonic() + 60
+    while (active_tasks() or panel.trace is None) and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.01)
+
+    def measure(label: str) -> None:
+        rng = np.random.default_rng(1)
+        T = panel.trace.length
+        for _ in range(20):  # warm-up
+            panel.slider.setValue(int(rng.integers(T)))
+            app.processEvents()
+        runs = []
+        for _ in range(moves):
+            t = int(rng.integers(T))
+            if t == panel.t:
+                t = (t + 1) % T
+
+            def move(t=t):
+                panel.slider.setValue(t)
+                app.processEvents()
+
+            runs.append(timed(move))
+        print(f"  {label}")
+        print(f"    wall {stats([w for w, _ in runs])}   |  cpu {stats([c for _, c in runs])}")
+
+    print(f"time-slider redraw (move + paint), panel {width} × {height}:")
+    measure(f"default: {panel.cell.title}, H = {panel.cell.hidden_size}, T = {panel.trace.length} ({panel.sequence.source})")
+    panel.model_combo.setCurrentIndex(panel.model_combo.findData("custom"))
+    panel.input_combo.setCurrentIndex(panel.input_combo.findData("sine"))
+    panel.kind_combo.setCurrentIndex(panel.kind_combo.findData("lstm"))
+    panel.hidden_spin.setValue(256)
+    panel.steps_spin.setValue(1000)
+    app.processEvents()
+    measure(f"large: {panel.cell.title}, H = {panel.cell.hidden_size}, T = {panel.trace.length} (sine)")
+    panel.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--moves", type=int, default=300)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--width", type=int, default=1100)
+    parser.add_argument("--height", type=int, default=640)
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    print(f"torch threads {args.threads}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    bench_trace(args.repeats)
+    bench_slider(args.moves, args.width, args.height)
+
+
+if __name__ == "__main__":
+    main()
