@@ -280,3 +280,13 @@ def test_heatmap_keeps_ticks_a_panel_set_itself(qtbot):
     assert heatmap.plot.getAxis("top")._tickLevels[0] == custom
     heatmap.set_data(np.zeros((40, 40)), col_labels=[f"c{j}" for j in range(40)])  # new labels: ours again
     assert heatmap.plot.getAxis("top")._tickLevels[0][0][1] == "c0"
+
+
+def test_from_input_shows_the_projected_q_k_v(panel):
+    panel.tabs.setCurrentWidget(panel.input_page)
+    view = panel.from_input
+    x = view.x_editor.matrix()
+    np.testing.assert_allclose(view.q_map.values, x @ view.wq_editor.matrix())
+    np.testing.assert_allclose(view.k_map.values, x @ view.wk_editor.matrix())
+    np.testing.assert_allclose(view.v_map.values, x @ view.wv_editor.matrix())
+    assert view.q_map.col_labels[:3] == ["h1·1", "h1·2", "h2·1"]

@@ -20,6 +20,7 @@ from PyQt6.QtWidgets import (
     QScrollArea,
     QSpinBox,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -34,6 +35,12 @@ from explorer.ui.widgets.matrix_editor import MatrixEditor
 MAX_TOKENS = 16
 MAX_D_MODEL = 16
 MAX_HEADS_SHOWN = 8
+
+
+def _side_by_side(per_head) -> np.ndarray:
+    """(h, n, d) → (n, h·d)."""
+    array = per_head.numpy()
+    return array.transpose(1, 0, 2).reshape(array.shape[1], -1)
 
 
 class FromInputView(QWidget):
@@ -104,9 +111,18 @@ class FromInputView(QWidget):
         self.heads_grid = QGridLayout()
         self.head_maps: list[Heatmap] = []  # grown as heads are needed
         right_layout.addLayout(self.heads_grid, 3)
-        self.output_map = Heatmap("Output = concat(heads)·W_O", kind="diverging")
-        self.output_map.setMinimumHeight(150)
-        right_layout.addWidget(self.output_map, 2)
+        # What the projections produced, one tab each: Q = X·W_Q, K, V, and the output.
+        self.result_tabs = QTabWidget()
+        self.result_tabs.setMinimumHeight(170)
+        self.q_map = Heatmap("", kind="diverging")
+        self.k_map = Heatmap("", kind="diverging")
+        self.v_map = Heatmap("", kind="diverging")
+        self.output_map = Heatmap("", kind="diverging")
+        self.result_tabs.addTab(self.output_map, "Output = concat(heads)·W_O")
+        self.result_tabs.addTab(self.q_map, "Q = X·W_Q")
+        self.result_tabs.addTab(self.k_map, "K = X·W_K")
+        self.result_tabs.addTab(self.v_map, "V = X·W_V")
+        right_layout.addWidget(self.result_tabs, 2)
         self.note = QLabel(" ")
         self.note.setWordWrap(True)
         self.note.setProperty("role", "note")
@@ -227,6 +243,14 @@ class FromInputView(QWidget):
             else:
                 heatmap.hide()
         self.output_map.set_data(trace.output.numpy(), row_labels=[f"out{i + 1}" for i in range(x.shape[0])])
+        d_k = trace.q.shape[-1]
+        d_v = trace.v.shape[-1]
+        q_cols = [f"h{i // d_k + 1}·{i % d_k + 1}" for i in range(h * d_k)]
+        v_cols = [f"h{i // d_v + 1}·{i % d_v + 1}" for i in range(h * d_v)]
+        # (h, n, d) → (n, h·d): the heads side by side, as the projection produced them
+        self.q_map.set_data(_side_by_side(trace.q), row_labels=[f"q{i + 1}" for i in range(x.shape[0])], col_labels=q_cols)
+        self.k_map.set_data(_side_by_side(trace.k), row_labels=[f"k{j + 1}" for j in range(n_k)], col_labels=q_cols)
+        self.v_map.set_data(_side_by_side(trace.v), row_labels=[f"v{j + 1}" for j in range(n_k)], col_labels=v_cols)
         self._write_note(source, weights)
 
     def _write_note(self, source: str, weights: np.ndarray) -> None:
@@ -277,7 +301,7 @@ class FromInputView(QWidget):
                 heatmap.set_highlight(cells=[(row, col)] if row >= 0 else [])
 
     def apply_theme(self) -> None:
-        for heatmap in (*self.head_maps, self.output_map):
+        for heatmap in (*self.head_maps, self.output_map, self.q_map, self.k_map, self.v_map):
             heatmap.apply_theme()
         for editor in self.editors:
             editor.apply_theme()
