@@ -117,7 +117,6 @@ class ViTPanel(Panel):
             self.stack.addWidget(page)
         self.steps.currentRowChanged.connect(self.stack.setCurrentIndex)
         self.steps.setCurrentRow(0)
-        self.placeholder = QLabel("Loading the model…")
 
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -250,14 +249,12 @@ class ViTPanel(Panel):
 
     # -- export ----------------------------------------------------------------------------------------
     def export_view_dialog(self) -> None:
-        page = self.stack.currentWidget()
         path, _ = QFileDialog.getSaveFileName(self, "Export view as PNG", f"vit_step{self.stack.currentIndex() + 1}.png", "PNG image (*.png)")
         if path:
             try:
                 self.export_page_png(path)
             except ValueError as exc:
                 show_error("Export", exc)
-        del page
 
     def export_page_png(self, path: str | Path, index: int | None = None) -> Path:
         page = self.pages[self.stack.currentIndex() if index is None else index]

@@ -135,8 +135,9 @@ class PatchStripView(_Canvas):
     patchClicked = pyqtSignal(int)
     GAP = 0.15  # in patch widths
 
-    def __init__(self, *, leading: tuple[str, ...] = ()) -> None:
+    def __init__(self, *, leading: tuple[str, ...] = (), follow: bool = True) -> None:
         super().__init__(pan=True)
+        self.follow = follow  # scroll the selected patch into view
         self.box.setMouseEnabled(x=True, y=False)
         self.leading = leading
         self.items: list[pg.GraphicsObject] = []
@@ -203,7 +204,7 @@ class PatchStripView(_Canvas):
         self.selection.setPen(_pen(theme.colors().highlight, 3.0))
         self.selection.setVisible(True)
         (x0, x1), _ = self.box.viewRange()
-        if not (x0 <= left and left + self.patch <= x1):  # scroll the selected patch into view
+        if self.follow and not (x0 <= left and left + self.patch <= x1):  # scroll the selected patch into view
             width = x1 - x0
             start = max(-self.patch * 0.1, left - width / 2)
             self.box.setXRange(start, start + width, padding=0)
