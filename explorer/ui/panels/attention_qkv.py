@@ -355,7 +355,7 @@ class QKVView(QWidget):
         vertical.setStretchFactor(0, 5)
         vertical.setStretchFactor(1, 2)
         vertical.setStretchFactor(2, 2)
-        vertical.setSizes([380, 140, 120])
+        vertical.setSizes([340, 135, 150])
         layout.addWidget(vertical, 1)
 
         for heatmap in (self.scores_map, self.scaled_map, self.weights_map):

@@ -27,7 +27,7 @@ RAW_COLOUR = "#d6604d"  # without scaling
 SCALED_COLOUR = "#2f6fde"  # with ÷√d_k
 
 
-def _plot(title: str, *, log_x: bool = True, legend: bool = True) -> pg.PlotWidget:
+def _plot(title: str, *, log_x: bool = True, legend: tuple[int, int] | None = (-5, 5)) -> pg.PlotWidget:
     widget = pg.PlotWidget()
     widget.setMenuEnabled(False)
     widget.setMouseEnabled(x=False, y=False)
@@ -35,8 +35,8 @@ def _plot(title: str, *, log_x: bool = True, legend: bool = True) -> pg.PlotWidg
     widget.setTitle(title)
     widget.showGrid(x=True, y=True, alpha=0.2)
     widget.setLogMode(x=log_x, y=False)
-    if legend:
-        widget.addLegend(offset=(-5, 5))
+    if legend is not None:
+        widget.addLegend(offset=legend)
     widget.setMinimumHeight(160)
     return widget
 
@@ -86,9 +86,9 @@ class WhyScaleView(QWidget):
         plots = QHBoxLayout()
         self.spread_plot = _plot("Spread of the scores (std)")
         self.spread_plot.setLabel("bottom", "d_k")
-        self.entropy_plot = _plot(f"Mean softmax entropy over {N_KEYS} keys (nats)")
+        self.entropy_plot = _plot(f"Mean softmax entropy over {N_KEYS} keys (nats)", legend=(5, -30))
         self.entropy_plot.setLabel("bottom", "d_k")
-        self.example_plot = _plot("One query's weights", log_x=False, legend=False)
+        self.example_plot = _plot("One query's weights", log_x=False, legend=None)
         self.example_plot.setLabel("bottom", f"key (red: without scaling, blue: with ÷√d_k)")
         self.example_plot.setYRange(0, 1, padding=0.02)
         self.example_plot.setXRange(0.4, N_KEYS + 0.6, padding=0)
@@ -104,7 +104,7 @@ class WhyScaleView(QWidget):
         self.entropy_scaled = self.entropy_plot.plot(pen=scaled_pen, name="with ÷√d_k")
         self.entropy_max = pg.InfiniteLine(
             pos=math.log(N_KEYS), angle=0, pen=pg.mkPen("#888888", style=Qt.PenStyle.DashLine),
-            label=f"uniform: ln {N_KEYS}", labelOpts={"position": 0.85, "anchors": [(0.5, 1), (0.5, 1)]},
+            label=f"uniform: ln {N_KEYS}", labelOpts={"position": 0.5, "anchors": [(0.5, 1), (0.5, 1)]},
         )
         self.entropy_plot.addItem(self.entropy_max)
         self.markers = []
