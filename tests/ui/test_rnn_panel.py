@@ -110,11 +110,13 @@ def test_custom_cells_and_image_rows(panel):
     assert panel.trace.length == 5 and panel.cell.input_size == 3
 
 
-def test_shapes_model_reads_image_rows(panel):
+def test_shapes_model_reads_image_rows(panel, wait_for_tasks):
     _choose(panel.model_combo, "rnn_shapes_gru")
+    wait_for_tasks()  # the model loads in a worker
     assert panel.cell.kind == "gru" and panel.sequence.source == "shape"
     probs = panel.prediction_view.probs
     assert probs.shape == (24, 4)
+    assert probs[-1].argmax() == panel.sequence.target  # the generated shape is named correctly
     _choose(panel.input_combo, "image_rows")
     assert panel.sequence.input_size == 24 and panel.cell.input_size == 24  # the user's image, 24 px wide
 
