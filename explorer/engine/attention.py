@@ -247,8 +247,9 @@ def multi_head_attention(
     ``(d_model, h·d_k)``, W_V ``(d_kv, h·d_v)``, W_O ``(h·d_v, d_out)``. For
     ``torch.nn`` layouts use :func:`weights_from_torch`. ``x_kv`` None is
     self-attention; otherwise cross-attention (queries from ``x``, keys and values
-    from ``x_kv``). The mask is per (query, key) and shared by the heads unless
-    it has a head dimension.
+    from ``x_kv``). The mask ``(..., n_q, n_k)`` has the leading dimensions of ``x``
+    and is shared by the heads; give it one more dimension ``(..., h, n_q, n_k)``
+    for a mask per head.
     """
     x = as_matrix(x, "X")
     x_kv = x if x_kv is None else as_matrix(x_kv, "X (keys/values)")
@@ -274,8 +275,8 @@ def multi_head_attention(
     v = _split_heads(project(x_kv, w_v, b_v, "b_V"), num_heads)  # (..., h, n_k, d_v)
     if mask is not None:
         mask = mask if isinstance(mask, torch.Tensor) else torch.as_tensor(np.asarray(mask))
-        if mask.ndim == 2:
-            mask = mask[None]  # (1, n_q, n_k): same for every head
+        if mask.ndim <= x.ndim:
+            mask = mask.unsqueeze(-3)  # (..., 1, n_q, n_k): the same for every head
     heads = attend(q, k, v, mask=mask, scale=scale, temperature=temperature)
     out_heads = heads.output  # (..., h, n_q, d_v)
     concat = out_heads.transpose(-3, -2).reshape(*out_heads.shape[:-3], out_heads.shape[-2], -1)  # (..., n_q, h·d_v)

@@ -244,3 +244,19 @@ def test_why_scale_statistics():
     assert entropy(torch.tensor([0.5, 0.5, 0.0])).item() == pytest.approx(math.log(2))
     with pytest.raises(ValueError):
         why_scale([0])
+
+
+def test_multi_head_with_a_mask_per_batch_element():
+    rng = np.random.default_rng(9)
+    mha = build_mha(6, 3, seed=9)
+    x = torch.randn(2, 4, 6)
+    blocked = torch.as_tensor(rng.random((2, 4, 4)) < 0.5)
+    blocked[..., 0] = False
+    params = weights_from_torch(mha.in_proj_weight, mha.out_proj.weight, mha.in_proj_bias, mha.out_proj.bias)
+    trace = multi_head_attention(x, num_heads=3, mask=mha_mask_to_allowed(blocked), **params)
+    with torch.no_grad():
+        for b in range(2):
+            ref_out, ref_w = mha(x[b : b + 1], x[b : b + 1], x[b : b + 1], attn_mask=blocked[b],
+                                 need_weights=True, average_attn_weights=False)
+            torch.testing.assert_close(trace.output[b : b + 1].float(), ref_out, rtol=0, atol=1e-5)
+            torch.testing.assert_close(trace.weights[b : b + 1].float(), ref_w, rtol=0, atol=1e-5)
