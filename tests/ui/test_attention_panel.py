@@ -113,6 +113,7 @@ def test_random_zeros_identity(panel):
     qkv.seed_spin.setValue(7)
     qkv.random_button.click()
     np.testing.assert_array_equal(qkv.q_editor.matrix(), first)  # seeded
+    assert "Your own numbers" in panel.preset_note.text()
     qkv.zeros_button.click()
     np.testing.assert_allclose(qkv.weights_map.values, 0.2)  # equal scores → uniform over 5 keys
     qkv.identity_button.click()

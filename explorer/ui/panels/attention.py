@@ -68,6 +68,7 @@ class AttentionPanel(Panel):
         self.csv_button.clicked.connect(self._ask_csv)
         self.png_button.clicked.connect(self._ask_png)
         self.tabs.currentChanged.connect(self._on_tab)
+        self.qkv.userChanged.connect(self._on_user_changed)
         self.load_preset(PRESETS[0].name)
 
     @property
@@ -97,6 +98,9 @@ class AttentionPanel(Panel):
         self.preset_note.setText(item.description)
         self.qkv.load_preset(item)
         self.tabs.setCurrentWidget(self.qkv)
+
+    def _on_user_changed(self) -> None:
+        self.preset_note.setText(f"Your own numbers (started from “{self.preset_combo.currentText()}”; Reset goes back to it).")
 
     def _receive_qkv(self, q, k, v) -> None:
         self.qkv.set_qkv(q, k, v)

@@ -189,6 +189,8 @@ class QKVView(QWidget):
 
     #: Emitted after every recompute with the new trace (for tests and the panel).
     recomputed = pyqtSignal(object)
+    #: The user changed the numbers away from the loaded preset.
+    userChanged = pyqtSignal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -427,6 +429,7 @@ class QKVView(QWidget):
     def _on_size(self, name: str, value: int) -> None:
         if value != self.sizes()[name]:
             self.set_sizes(**{name: value})
+            self.userChanged.emit()
 
     def _sync_size_spins(self) -> None:
         for name, value in self.sizes().items():
@@ -443,12 +446,14 @@ class QKVView(QWidget):
         self.v_editor.set_matrix(random_matrix(s["n_k"], s["d_v"], seed + 20_000))
         self.seed_spin.setValue(seed + 1)
         self.recompute()
+        self.userChanged.emit()
 
     def _fill(self, maker) -> None:
         for editor in (self.q_editor, self.k_editor, self.v_editor):
             rows, cols = editor.shape()
             editor.set_matrix(maker((rows, cols)) if maker is not None else identity_like(rows, cols))
         self.recompute()
+        self.userChanged.emit()
 
     # -- mask ------------------------------------------------------------------------------
     def _resize_mask(self, n_q: int, n_k: int) -> None:
@@ -482,6 +487,7 @@ class QKVView(QWidget):
     # -- compute and draw --------------------------------------------------------------------
     def _on_edited(self, _matrix) -> None:
         self.recompute()
+        self.userChanged.emit()
 
     def recompute(self) -> None:
         mask = self.mask if self.mask_check.isChecked() else None
