@@ -261,7 +261,7 @@ class RNNPanel(Panel):
         step_page.setStretchFactor(0, 3)
         step_page.setStretchFactor(1, 4)
         step_page.setStretchFactor(2, 4)
-        step_page.setSizes([290, 400, 380])
+        step_page.setSizes([270, 430, 350])
         self.tabs.addTab(step_page, "Step through")
         self.gates_page = GatesPage()
         self.tabs.addTab(self.gates_page, "Gates over time")

@@ -130,6 +130,7 @@ class WeightsPage(QWidget):
         self.w_editor = MatrixEditor(2, 2, row_prefix="unit ", col_prefix="x", title="W  (input → hidden)")
         self.u_editor = MatrixEditor(2, 2, row_prefix="unit ", col_prefix="h", title="U  (hidden → hidden)")
         self.b_editor = MatrixEditor(2, 2, row_prefix="", col_prefix="unit ", title="b  (b_ih, b_hh)")
+        self.b_editor.setMinimumHeight(110)
         self.w_map = Heatmap("W (read-only: larger than 64)", annotate=False)
         self.u_map = Heatmap("U (read-only: larger than 64)", annotate=False)
         grid.addWidget(self.w_editor, 0, 0)
@@ -321,7 +322,7 @@ class LongRangePage(QWidget):
             header = header or "".join(f"<th>&nbsp;{s}&nbsp;</th>" for s in steps)
             rows.append(f"<tr><td>{legend}</td>" + "".join(f"<td align=right>{v:.0%}</td>" for v in values) + "</tr>")
         if rows:
-            self.table.setText(f"<table cellspacing=0><tr><th align=left>T =</th>{header}</tr>{''.join(rows)}</table>")
+            self.table.setText(f"<table cellspacing=0 cellpadding=2><tr><th align=left>T =</th>{header}</tr>{''.join(rows)}</table>")
 
     def apply_theme(self) -> None:
         style_plot(self.plot)

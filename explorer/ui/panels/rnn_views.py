@@ -83,8 +83,9 @@ class UpdateRuleView(QWidget):
 
     One plot holds all strips (row ``k`` at y = k), each stretched to the
     full width, with the term names as axis labels. Hover a cell to read its
-    value. W·x_t, U·h_{t-1}, b and the pre-activation share one colour scale,
-    so their sizes compare directly; sigmoid gates use the 0…1 map.
+    value. Each signed term has its own colour scale, fixed over the whole
+    sequence (a large bias such as an LSTM's forget-gate 4 would otherwise wash
+    out W·x_t and U·h_{t-1}); sigmoid gates use the 0…1 map.
     """
 
     STRIP = 0.78  # strip height; the rest of each row is the gap
@@ -122,7 +123,6 @@ class UpdateRuleView(QWidget):
         for image in self.images:
             self.plot.removeItem(image)
         self.images, self.levels = [], []
-        shared = max(float(np.abs(trace.wx).max()), float(np.abs(trace.uh).max()), float(np.abs(trace.pre).max()), 1e-9)
         div_lut = theme.diverging_cmap().getLookupTable(nPts=256)
         seq_lut = theme.sequential_cmap().getLookupTable(nPts=256)
         for row, (key, _label, values, colour) in enumerate(self.terms):
@@ -133,7 +133,7 @@ class UpdateRuleView(QWidget):
                 levels = (0.0, 1.0)
                 image.setLookupTable(seq_lut)
             else:
-                bound = shared if key in ("wx", "uh", "b", "pre") else max(float(np.abs(values).max()), 1e-9)
+                bound = max(float(np.abs(values).max()), 1e-9)  # this term's range over the whole sequence
                 levels = (-bound, bound)
                 image.setLookupTable(div_lut)
             self.plot.addItem(image)
