@@ -270,7 +270,7 @@ class EmbeddingPage(Page):
         t, cfg = result.trace, result.model.config
         p, c, d = t.patch_size, cfg.channels, cfg.dim
         if self._shown != id(result):
-            captions = [f"PC{i + 1} {v:.0%}" for i, v in enumerate(result.variance)]
+            captions = [f"PC{i + 1} {v:.0%}" if v >= 0.01 else f"PC{i + 1} {v:.1%}" for i, v in enumerate(result.variance)]
             self.tiles.set_tiles(result.components, captions)
             self._shown = id(result)
         self.patch_view.set_image(result.patches_rgb[selected], (1, 1), p)
