@@ -14,7 +14,8 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QRectF, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QAbstractTextDocumentLayout, QColor, QPalette, QPainter, QTextDocument
 from PyQt6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
@@ -26,7 +27,7 @@ from PyQt6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QSplitter,
-    QTextBrowser,
+    QAbstractScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -154,34 +155,75 @@ class WeightBars(pg.PlotWidget):
         self.hot_bar.setOpts(brush=c.highlight)
 
 
-class TextView(QTextBrowser):
-    """Read-only rich text that only re-renders when its HTML changes."""
+class TextView(QAbstractScrollArea):
+    """Read-only rich text: one QTextDocument laid out to the width and painted directly.
+
+    A QTextBrowser spent ~1–3 ms per new text on its editor machinery (cursor,
+    undo stack, scroll bookkeeping); setting the document's HTML and painting it
+    costs about a third of that, and the formula changes on every edit.
+    """
 
     def __init__(self, *, note: bool = False) -> None:
         super().__init__()
         self._html = ""
         self._note = note
-        self.setOpenLinks(False)
+        self.document = QTextDocument(self)
+        self.document.setDocumentMargin(6)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setMinimumHeight(60)
-        # A scroll bar that comes and goes with the text length re-lays the text out twice.
+        # A scroll bar that came and went with the text length would change the width twice.
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.apply_theme()
 
     def set_html(self, html: str) -> None:
         if html != self._html:
             self._html = html
-            self.setHtml(html)
+            self.document.setHtml(html)
+            self._relayout()
+            self.viewport().update()
 
     def text(self) -> str:
         """The HTML shown (what tests and exports read)."""
         return self._html
 
-    def apply_theme(self) -> None:
+    def plain_text(self) -> str:
+        return self.document.toPlainText()
+
+    def _relayout(self) -> None:
+        viewport = self.viewport()
+        self.document.setTextWidth(max(viewport.width(), 50))
+        height = int(self.document.size().height())
+        bar = self.verticalScrollBar()
+        bar.setRange(0, max(0, height - viewport.height()))
+        bar.setPageStep(viewport.height())
+        bar.setSingleStep(16)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._relayout()
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802 - Qt override
+        self.viewport().update()
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
         c = theme.colors()
-        background = c.alt_base if self._note else c.base
-        border = f"border-left: 3px solid {c.accent};" if self._note else ""
-        self.setStyleSheet(f"QTextBrowser {{ background: {background}; color: {c.text}; {border} padding: 2px 6px; }}")
+        painter = QPainter(self.viewport())
+        rect = self.viewport().rect()
+        painter.fillRect(rect, QColor(c.alt_base if self._note else c.base))
+        if self._note:
+            painter.fillRect(0, 0, 3, rect.height(), QColor(c.accent))
+        offset = self.verticalScrollBar().value()
+        painter.translate(4 if self._note else 0, -offset)
+        context = QAbstractTextDocumentLayout.PaintContext()
+        context.palette.setColor(QPalette.ColorRole.Text, QColor(c.text))
+        context.clip = QRectF(0, offset, rect.width(), rect.height())
+        self.document.documentLayout().draw(painter, context)
+        painter.end()
+
+    def apply_theme(self) -> None:
+        self.document.setDefaultFont(self.font())
+        self.viewport().update()
 
 
 class QKVView(QWidget):
