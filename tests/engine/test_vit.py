@@ -334,3 +334,43 @@ def test_imagenet_class_names_for_1000_class_heads(tmp_path):
     top = model.top_k(model.trace(torch.zeros(1, 3, 32, 32)))
     assert len(top) == 5 and all(name in names for name, _, _ in top)
     assert abs(sum(p for _, p, _ in model.top_k(model.trace(torch.zeros(1, 3, 32, 32)), 1000)) - 1) < 1e-4
+
+
+def test_timm_average_pooling_with_fc_norm(tmp_path):
+    """timm's global_pool='avg': no final norm, mean of the patch tokens, then fc_norm and head."""
+    reference = _reference(30, dim=192, heads=3, mlp_dim=64, depth=2)
+    sd = _timm_keys(reference.state_dict(), depth=2)
+    sd["fc_norm.weight"], sd["fc_norm.bias"] = sd.pop("norm.weight"), sd.pop("norm.bias")
+    path = tmp_path / "avg.safetensors"
+    save_model(path, sd, {})
+    model = vit.load(path)
+    assert model.config.pool == "avg" and model.config.fc_norm and not model.config.final_norm
+    pixels = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(31))
+    with torch.no_grad():  # the reference's own modules, pooled by hand
+        x = reference.conv_proj(pixels).flatten(2).transpose(1, 2)
+        x = torch.cat([reference.class_token, x], 1) + reference.encoder.pos_embedding
+        for layer in reference.encoder.layers:
+            x, _ = layer(x)
+        expected = reference.heads(reference.encoder.ln(x[:, 1:].mean(1)))
+    torch.testing.assert_close(model.trace(pixels).logits, expected, atol=TOL, rtol=TOL)
+
+
+def test_layer_scale_multiplies_each_branch(tmp_path):
+    reference = _reference(32, dim=192, heads=3, mlp_dim=64, depth=1)
+    sd = {k: v.clone() for k, v in _timm_keys(reference.state_dict(), depth=1).items()}
+    sd["blocks.0.ls1.gamma"] = torch.full((192,), 0.5)
+    sd["blocks.0.ls2.gamma"] = torch.full((192,), 2.0)
+    with torch.no_grad():  # the same effect folded into the output projections of the reference
+        block = reference.encoder.layers[0]
+        block.self_attention.out_proj.weight.mul_(0.5)
+        block.self_attention.out_proj.bias.mul_(0.5)
+        block.mlp[3].weight.mul_(2.0)
+        block.mlp[3].bias.mul_(2.0)
+    path = tmp_path / "ls.pth"
+    torch.save(sd, path)
+    model = vit.load(path)
+    assert model.config.layer_scale
+    pixels = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(33))
+    with torch.no_grad():
+        logits, _ = reference(pixels)
+    torch.testing.assert_close(model.trace(pixels).logits, logits, atol=TOL, rtol=TOL)

@@ -119,3 +119,12 @@ def test_sample_scene_becomes_the_current_image(qtbot, panel, wait_for_tasks):
     wait_for_tasks()
     assert panel.context.image.name.startswith("generated scene")
     qtbot.waitUntil(lambda: panel.result.source is panel.context.image.image, timeout=10_000)
+
+
+def test_hovering_a_patch_reads_its_attention_weight(qtbot, panel):
+    page = panel.pages[5]
+    p = panel.result.trace.patch_size
+    page.view.on_hover(2.5 * p, 0.5 * p)  # row 0, column 2
+    assert f"weight {page.map[0, 2]:.4f}" in page.hover_label.text()
+    page.view.on_hover(-1, -1)
+    assert "Point at a patch" in page.hover_label.text()

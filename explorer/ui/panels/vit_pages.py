@@ -478,6 +478,14 @@ class EncoderPage(Page):
         self.view = PatchImageView()
         self.view.show_grid(False)
         self.view.patchClicked.connect(self.patchClicked)
+        self.view.patchHovered.connect(self._hovered)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        self.hover_label = QLabel(" ")
+        self.hover_label.setProperty("role", "muted")
+        left_layout.addWidget(self.view, 1)
+        left_layout.addWidget(self.hover_label)
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
@@ -504,17 +512,27 @@ class EncoderPage(Page):
         right_layout.addWidget(top_title)
         right_layout.addWidget(self.predictions)
         right_layout.addWidget(self.caveat)
-        row.addWidget(self.view)
+        row.addWidget(left)
         row.addWidget(right)
         row.setSizes([560, 400])
         layout.addWidget(row, 1)
         self.result: ViTResult | None = None
         self.selected = 0
         self.map: np.ndarray | None = None  # the (gh, gw) map shown now
+        self._what = ""
 
     def _changed(self, *_args) -> None:
         if self.result is not None:
             self._draw()
+
+    def _hovered(self, index: int) -> None:
+        """Say the weight under the pointer and where it comes from."""
+        if self.map is None or index < 0 or self.result is None:
+            self.hover_label.setText("Point at a patch to read its weight; click to attend from it.")
+            return
+        gw = self.result.trace.grid[1]
+        r, c = divmod(index, gw)
+        self.hover_label.setText(f"patch {index} (row {r}, col {c}): weight {float(self.map.reshape(-1)[index]):.4f} — {self._what}")
 
     def _dot_clicked(self, _item, points, _event=None) -> None:
         if not points:
@@ -606,6 +624,7 @@ class EncoderPage(Page):
             else:
                 self.current_dot.setData([])
         self.map = values.numpy()
+        self._what = "rollout" if rollout else f"layer {self.layer.currentIndex() + 1}, {self.head.currentText()}"
         h, w = result.seen.shape[:2]
         up = va.upsample(self.map, (gh * t.patch_size, gw * t.patch_size))
         full = np.full((h, w), np.nan, dtype=np.float32)

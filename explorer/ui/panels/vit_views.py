@@ -34,6 +34,7 @@ class _Canvas(pg.GraphicsLayoutWidget):
         self.box.setMouseEnabled(x=pan, y=False)
         self.box.setDefaultPadding(0.01)
         self.scene().sigMouseClicked.connect(self._clicked)
+        self.scene().sigMouseMoved.connect(self._moved)
         self.apply_theme()
 
     def apply_theme(self) -> None:
@@ -50,14 +51,26 @@ class _Canvas(pg.GraphicsLayoutWidget):
     def on_click(self, x: float, y: float) -> None:
         """Override: (x, y) in view coordinates."""
 
+    def _moved(self, scene_pos) -> None:
+        if self.box.sceneBoundingRect().contains(scene_pos):
+            point = self.box.mapSceneToView(scene_pos)
+            self.on_hover(point.x(), point.y())
+        else:
+            self.on_hover(-1.0, -1.0)
+
+    def on_hover(self, x: float, y: float) -> None:
+        """Override: (x, y) in view coordinates, (−1, −1) outside."""
+
 
 class PatchImageView(_Canvas):
     """An RGB image (the model's input) with its patch grid, a selected patch and an optional overlay."""
 
     patchClicked = pyqtSignal(int)
+    patchHovered = pyqtSignal(int)  # −1 when the pointer leaves the grid
 
     def __init__(self) -> None:
         super().__init__()
+        self._hovered = -1
         self.image = pg.ImageItem(axisOrder="row-major")
         self.overlay = pg.ImageItem(axisOrder="row-major")
         self.overlay.setZValue(5)
@@ -120,10 +133,22 @@ class PatchImageView(_Canvas):
         self.selection.setPen(_pen(theme.colors().highlight, 3.0))
         self.selection.setVisible(True)
 
-    def on_click(self, x: float, y: float) -> None:
+    def _patch_at(self, x: float, y: float) -> int:
+        if x < 0 or y < 0:
+            return -1
         r, c = int(y // self.patch), int(x // self.patch)
-        if 0 <= r < self.grid[0] and 0 <= c < self.grid[1]:
-            self.patchClicked.emit(r * self.grid[1] + c)
+        return r * self.grid[1] + c if r < self.grid[0] and c < self.grid[1] else -1
+
+    def on_click(self, x: float, y: float) -> None:
+        index = self._patch_at(x, y)
+        if index >= 0:
+            self.patchClicked.emit(index)
+
+    def on_hover(self, x: float, y: float) -> None:
+        index = self._patch_at(x, y)
+        if index != self._hovered:
+            self._hovered = index
+            self.patchHovered.emit(index)
 
 
 class PatchStripView(_Canvas):
