@@ -141,6 +141,8 @@ def test_hover_lights_up_query_key_and_value(panel):
     assert qkv.v_editor.model.highlight_rows == {2}
     assert len(qkv.weights_map._highlights) == 3  # row, column, cell
     assert qkv.bars._highlight == 2
+    assert qkv.weights_map.info_label.text() == "q1 → k3: e^(0) / 2.493 = 0.401"
+    assert qkv.scaled_map.info_label.text() == "1 × 0.707 = 0.707"
     qkv._on_hover(-1, -1)
     assert qkv.k_editor.model.highlight_rows == frozenset()
 

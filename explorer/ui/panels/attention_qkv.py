@@ -600,6 +600,32 @@ class QKVView(QWidget):
     def _on_hover(self, row: int, col: int) -> None:
         self.hover = (row, col)
         self._apply_highlight()
+        if row >= 0 and self.view is not None:
+            self._explain_cell(row, col)
+
+    def _explain_cell(self, row: int, col: int) -> None:
+        """Under each map, where the hovered number came from."""
+        from explorer.ui.panels.attention_text import num
+
+        view = self.view
+        qi, kj = f"q{row + 1}", f"k{col + 1}"
+        self.scores_map.info_label.setText(f"{qi}·{kj} = {num(view.scores[row, col])}")
+        if view.scale == 1.0:
+            self.scaled_map.info_label.setText(f"{qi}·{kj} unscaled = {num(view.scaled[row, col])}")
+        else:
+            self.scaled_map.info_label.setText(
+                f"{num(view.scores[row, col])} × {num(view.scale)} = {num(view.scaled[row, col])}"
+            )
+        if not view.allowed[row, col]:
+            text = f"{qi} → {kj}: masked, weight 0"
+        elif view.masked_rows[row]:
+            text = f"{qi}: every key masked, weight 0"
+        else:
+            logits = view.logits[row]
+            top = float(logits[view.allowed[row]].max())
+            total = float(np.exp(logits[view.allowed[row]] - top).sum())
+            text = (f"{qi} → {kj}: e^({num(logits[col] - top)}) / {num(total)} = {num(view.weights[row, col])}")
+        self.weights_map.info_label.setText(text)
 
     def _apply_highlight(self) -> None:
         row, col = self.hover
