@@ -184,6 +184,11 @@ def test_long_range_plot_compares_rnn_lstm_gru(panel, qtbot, wait_for_tasks):
     assert first["rnn_memory_lstm"] > 100 * first["rnn_memory_rnn"]
     assert first["rnn_memory_gru"] > 100 * first["rnn_memory_rnn"]
     assert "%" in panel.long_page.table.text()
+    # your own cell is added as a fourth curve, on its own input
+    _choose(panel.model_combo, "custom")
+    wait_for_tasks(120_000)
+    assert "current" in panel.long_page.curves
+    assert len(panel.long_page.curves["current"]) == panel.trace.length
 
 
 def test_exports(panel, tmp_path):

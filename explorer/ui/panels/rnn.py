@@ -347,7 +347,7 @@ class RNNPanel(Panel):
     def _load_failed(self, exc: BaseException) -> None:
         show_error("Could not load the model", exc)
         self.model_combo.blockSignals(True)
-        self.model_combo.setCurrentIndex(self.model_combo.findData(self.source if self.source in (CUSTOM, FILE) else self.source))
+        self.model_combo.setCurrentIndex(self.model_combo.findData(self.source))
         self.model_combo.blockSignals(False)
 
     def _use_trained(self, key: str) -> None:

@@ -123,31 +123,38 @@ class UpdateRuleView(QWidget):
         for image in self.images:
             self.plot.removeItem(image)
         self.images, self.levels = [], []
-        div_lut = theme.diverging_cmap().getLookupTable(nPts=256)
-        seq_lut = theme.sequential_cmap().getLookupTable(nPts=256)
-        for row, (key, _label, values, colour) in enumerate(self.terms):
-            image = pg.ImageItem(axisOrder="row-major")
-            image.setImage(values[0][None, :], autoLevels=False, levels=(0.0, 1.0))  # size first, then the rect
-            image.setRect(QRectF(0, row + (1 - self.STRIP) / 2, 1, self.STRIP))
+        luts = {"diverging": theme.diverging_cmap().getLookupTable(nPts=256, alpha=False),
+                "sequential": theme.sequential_cmap().getLookupTable(nPts=256, alpha=False)}
+        self.luts = []
+        for row, (_key, _label, values, colour) in enumerate(self.terms):
             if colour == "sequential":
                 levels = (0.0, 1.0)
-                image.setLookupTable(seq_lut)
             else:
                 bound = max(float(np.abs(values).max()), 1e-9)  # this term's range over the whole sequence
                 levels = (-bound, bound)
-                image.setLookupTable(div_lut)
+            self.levels.append(levels)
+            self.luts.append(luts[colour])
+            image = pg.ImageItem(axisOrder="row-major")
+            image.setImage(self._colours(row, 0), autoLevels=False)  # size first, then the rect
+            image.setRect(QRectF(0, row + (1 - self.STRIP) / 2, 1, self.STRIP))
             self.plot.addItem(image)
             self.images.append(image)
-            self.levels.append(levels)
         rows = len(self.terms)
         self.plot.getAxis("left").setTicks([[(k + 0.5, label) for k, (_, label, _, _) in enumerate(self.terms)], []])
         self.plot.setRange(xRange=(0, 1), yRange=(0, rows), padding=0)
         self.set_step(min(self.t, trace.length - 1))
 
+    def _colours(self, row: int, t: int) -> np.ndarray:
+        """Strip ``row`` at step t as RGB pixels (1, n, 3): colouring here is cheaper than an indexed image."""
+        low, high = self.levels[row]
+        values = self.terms[row][2][t]
+        index = np.clip((values - low) / (high - low) * 255.0, 0, 255).astype(np.intp)
+        return self.luts[row][index][None, :, :]
+
     def set_step(self, t: int) -> None:
         self.t = t
-        for image, (_, _, values, _), levels in zip(self.images, self.terms, self.levels):
-            image.setImage(values[t][None, :], levels=levels, autoLevels=False)
+        for row, image in enumerate(self.images):
+            image.setImage(self._colours(row, t), autoLevels=False)
         if self._hover[0] >= 0:
             self._show_info(*self._hover)
 
@@ -265,16 +272,16 @@ class UnitTrajectory(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
-        self.title = bold_label("Unit 1 over time (click a heatmap row)")
+        self.title = bold_label("Unit 1 · click a heatmap row")
         layout.addWidget(self.title)
         self.plot = plot_widget(90)
         self.plot.setLabel("bottom", "t")
-        self.plot.showGrid(y=True, alpha=0.25)
-        self.plot.addLegend(offset=(-4, 4))
+        self.zero = pg.InfiniteLine(pos=0, angle=0, movable=False)  # a zero line instead of a grid (cheaper to repaint)
+        self.plot.addItem(self.zero)
         layout.addWidget(self.plot, 1)
-        self.legend = self.plot.getPlotItem().legend
-        self.h_curve = self.plot.plot([], [], name="h_t")
-        self.c_curve = self.plot.plot([], [], name="c_t (cell)")
+        # No pyqtgraph legend: it would repaint its text at every step; the title says which line is which.
+        self.h_curve = self.plot.plot([], [])
+        self.c_curve = self.plot.plot([], [])
         self.cursor = pg.InfiniteLine(angle=90, movable=False)
         self.plot.addItem(self.cursor)
         self.unit = 0
@@ -288,15 +295,15 @@ class UnitTrajectory(QWidget):
         self.unit = min(self.unit, trace.hidden_size - 1)
         steps = np.arange(1, trace.length + 1)
         self.h_curve.setData(steps, trace.hidden[:, self.unit])
-        self.legend.removeItem(self.c_curve)
+        lines = "h_t"
         if trace.cell is not None:
             self.c_curve.setData(steps, trace.cell[:, self.unit])
             self.c_curve.show()
-            self.legend.addItem(self.c_curve, "c_t (cell)")
+            lines = "h_t (solid), c_t (dashed)"
         else:
             self.c_curve.setData([], [])
             self.c_curve.hide()
-        self.title.setText(f"Unit {self.unit + 1} over time (click a heatmap row)")
+        self.title.setText(f"Unit {self.unit + 1}: {lines} · click a heatmap row")
 
     def set_step(self, t: int) -> None:
         self.cursor.setValue(t + 1)
@@ -306,6 +313,7 @@ class UnitTrajectory(QWidget):
         style_plot(self.plot)
         self.h_curve.setPen(pg.mkPen(c.accent, width=2))
         self.c_curve.setPen(pg.mkPen(c.muted, width=1.5, style=Qt.PenStyle.DashLine))
+        self.zero.setPen(pg.mkPen(c.grid, width=1))
         self.cursor.setPen(pg.mkPen(c.highlight, width=2))
 
 
@@ -321,8 +329,9 @@ class StateVersusWeights(QWidget):
         self.plot = plot_widget(80)
         self.plot.setLabel("bottom", "t")
         self.plot.setLabel("left", "norm")
-        legend = self.plot.addLegend(offset=(-4, 4))
-        legend.setColumnCount(4)
+        self.legend = QLabel(" ")
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        layout.addWidget(self.legend)
         layout.addWidget(self.plot, 1)
         self.note = QLabel(
             "h_t is the network's running memory: new at every step. W, U and b are the same numbers at "
@@ -331,7 +340,7 @@ class StateVersusWeights(QWidget):
         self.note.setWordWrap(True)
         self.note.setProperty("role", "muted")
         layout.addWidget(self.note)
-        self.curves = {name: self.plot.plot([], [], name=name) for name in ("‖h_t‖", "‖W‖", "‖U‖", "‖b‖")}
+        self.curves = {name: self.plot.plot([], []) for name in ("‖h_t‖", "‖W‖", "‖U‖", "‖b‖")}
         self.cursor = pg.InfiniteLine(angle=90, movable=False)
         self.plot.addItem(self.cursor)
         self.apply_theme()
@@ -345,7 +354,7 @@ class StateVersusWeights(QWidget):
         self.curves["‖b‖"].setData(steps, ones * np.linalg.norm(cell.bias_ih + cell.bias_hh))
         top = max(float(np.linalg.norm(trace.hidden, axis=1).max()), float(np.linalg.norm(cell.weight_ih)),
                   float(np.linalg.norm(cell.weight_hh)), float(np.linalg.norm(cell.bias_ih + cell.bias_hh)), 1e-9)
-        self.plot.setYRange(0, top * 1.35, padding=0)  # room for the legend above the lines
+        self.plot.setYRange(0, top * 1.08, padding=0)
 
     def set_step(self, t: int) -> None:
         self.cursor.setValue(t + 1)
@@ -353,9 +362,10 @@ class StateVersusWeights(QWidget):
     def apply_theme(self) -> None:
         c = theme.colors()
         style_plot(self.plot)
-        colours = {"‖h_t‖": (c.accent, 2.5), "‖W‖": ("#8e6c3a", 1.5), "‖U‖": ("#6a8e3a", 1.5), "‖b‖": (c.muted, 1.5)}
+        colours = {"‖h_t‖": (c.accent, 2.5), "‖W‖": ("#b07a2a", 1.8), "‖U‖": ("#5f9a2e", 1.8), "‖b‖": (c.muted, 1.8)}
         for name, (colour, width) in colours.items():
             self.curves[name].setPen(pg.mkPen(colour, width=width))
+        self.legend.setText("&nbsp;&nbsp;".join(f"<span style='color:{colour}'>━</span> {name}" for name, (colour, _) in colours.items()))
         self.cursor.setPen(pg.mkPen(c.highlight, width=2))
 
 
@@ -376,6 +386,7 @@ class PredictionView(QWidget):
         layout.addWidget(self.heatmap, 1)
         self.answer = QLabel(" ")
         self.answer.setWordWrap(True)
+        self.answer.setFixedHeight(self.answer.fontMetrics().lineSpacing() * 2 + 4)  # no relayout per step
         layout.addWidget(self.answer)
         self.probs = np.zeros((0, 0))
         self.classes: list[str] = []
