@@ -36,7 +36,7 @@ from explorer.engine.attention import attend, causal_mask
 from explorer.engine.attention_presets import AttentionPreset, identity_like, random_matrix
 from explorer.ui import theme
 from explorer.ui.errors import show_error
-from explorer.ui.panels.attention_text import TraceView, formula_html, notes_html
+from explorer.ui.panels.attention_text import TraceView, formula_html, notes_html, num
 from explorer.ui.widgets.heatmap import Heatmap
 from explorer.ui.widgets.matrix_editor import MAX_SIZE, MIN_SIZE, MatrixEditor
 
@@ -605,8 +605,6 @@ class QKVView(QWidget):
 
     def _explain_cell(self, row: int, col: int) -> None:
         """Under each map, where the hovered number came from."""
-        from explorer.ui.panels.attention_text import num
-
         view = self.view
         qi, kj = f"q{row + 1}", f"k{col + 1}"
         self.scores_map.info_label.setText(f"{qi}·{kj} = {num(view.scores[row, col])}")
