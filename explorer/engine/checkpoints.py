@@ -21,7 +21,7 @@ from typing import Any
 SAFETENSORS_SUFFIXES = (".safetensors",)
 PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".pkl", ".tar")
 #: Keys under which training scripts commonly nest the weights.
-NESTED_KEYS = ("state_dict", "model_state_dict", "model", "module", "net", "weights")
+NESTED_KEYS = ("state_dict", "model_state_dict", "model", "module", "net", "weights", "teacher", "student")
 CONFIG_KEY = "config"
 
 
