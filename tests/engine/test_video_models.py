@@ -34,10 +34,10 @@ def test_accuracy_on_fresh_clips(bundled):
     first = (probs[:, 0].argmax(-1) == clips.labels).float().mean().item()
     # 64 clips: at a true accuracy of 95 %, 56 or fewer right has probability < 1 %
     assert final >= 57 / 64, (seed, final)
-    # the decision needs several frames: after one frame the model cannot know
-    assert first < 0.45, (seed, first)
+    # the decision needs several frames: one frame only hints (where a moving shape starts)
+    assert first < 0.55, (seed, first)  # measured on 800 clips: 22 % (GRU), 38 % (transformer)
     true_prob = probs[torch.arange(64), :, clips.labels]  # (B, T) belief in the right class
-    assert true_prob[:, -1].mean() > true_prob[:, 1].mean() + 0.4
+    assert true_prob[:, -1].mean() > true_prob[:, 0].mean() + 0.5  # the belief forms over the clip
 
 
 def test_class_survives_an_mp4_round_trip(bundled, tmp_path):
