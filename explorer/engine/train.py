@@ -58,11 +58,11 @@ class TrainTask:
         """``(scalar loss to minimise, accuracy in [0, 1] on this batch)``."""
         raise NotImplementedError
 
-    def snapshot_view(self, model: nn.Module) -> tuple[str, Any] | None:
-        """Optional picture of what the model has learned so far, for snapshots during training.
+    def snapshot_view(self, model: nn.Module) -> SnapshotView | None:
+        """Optional picture of what the model has learned so far, shown during training.
 
-        Returns ``(title, array)`` with a 2-D (signed values) or (H, W, 3) uint8 array,
-        e.g. a ViT's position-embedding similarity; ``None`` when the task has none.
+        E.g. a ViT's position-embedding similarity turning from noise into a 2-D
+        pattern. ``None`` when the task has no such picture.
         """
         return None
 
@@ -74,6 +74,15 @@ class TrainTask:
             {"params": decay, "weight_decay": weight_decay},
             {"params": no_decay, "weight_decay": 0.0},
         ]
+
+
+@dataclass
+class SnapshotView:
+    """A picture of what a model has learned, at one step of training."""
+
+    title: str  # what the picture is, e.g. "Position-embedding similarity"
+    caption: str  # the figure at this step, e.g. "ρ = -0.42"
+    array: Any  # 2-D signed values (diverging map) or (H, W, 3) uint8
 
 
 @dataclass
@@ -135,7 +144,7 @@ class TrainProgress:
     #: Weights at this step, present only at snapshot steps.
     snapshot: dict[str, torch.Tensor] | None = None
     #: The task's picture of what is learned so far (see TrainTask.snapshot_view), at snapshot steps.
-    view: tuple[str, Any] | None = None
+    view: SnapshotView | None = None
 
 
 @dataclass

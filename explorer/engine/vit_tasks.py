@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from explorer.engine.train import TrainConfig, TrainTask
+from explorer.engine.train import SnapshotView, TrainConfig, TrainTask
 from explorer.engine.vit_model import ViTConfig, VisionTransformer
 
 IMAGE_SIZE = 64
@@ -142,6 +142,16 @@ class ViTPositionsTask(TrainTask):
         loss = F.cross_entropy(logits, labels)
         accuracy = (logits.argmax(-1) == labels).float().mean().item()
         return loss, accuracy
+
+    def snapshot_view(self, model: nn.Module) -> SnapshotView:
+        """The position embeddings' similarity grid of grids, and how 2-D it is (ρ)."""
+        from explorer.engine.vit_analysis import grid_of_grids, position_locality, position_similarity
+
+        grid = (self.config.grid, self.config.grid)
+        pos_embed = model.pos_embed[0]  # (N + 1, D)
+        tiles = grid_of_grids(position_similarity(pos_embed), grid)  # NaN between tiles
+        rho = position_locality(pos_embed, grid)
+        return SnapshotView("Position-embedding cosine similarity", f"ρ = {rho:.2f}", np.nan_to_num(tiles, nan=0.0))
 
 
 TRAIN_TASKS = {"vit-shapes": ViTPositionsTask}

@@ -34,7 +34,10 @@ class SlowBlobs(TrainTask):
         return nn.functional.cross_entropy(logits, y), (logits.argmax(1) == y).float().mean().item()
 
     def snapshot_view(self, model):
-        return "First-layer weights", model[0].weight.detach().numpy().copy()
+        from explorer.engine.train import SnapshotView
+
+        weights = model[0].weight.detach().numpy().copy()
+        return SnapshotView("First-layer weights", f"max {abs(weights).max():.2f}", weights)
 
 
 @pytest.fixture
@@ -63,6 +66,7 @@ def test_start_shows_progress_curves_and_snapshots(panel, qtbot):
     xs, ys = panel.loss_curve.getData()
     assert len(xs) == 20 and ys[-1] < ys[0]
     assert panel.snapshots.count == 4
+    assert "First-layer weights" in panel.snapshot_title.text()
     assert "step 200" in panel.status.text() or "Finished" in panel.status.text()
     assert trained and trained[0][0] == "blobs" and trained[0][2].endswith(".safetensors")
     assert panel.show_button.isEnabled()

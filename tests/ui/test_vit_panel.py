@@ -128,3 +128,23 @@ def test_hovering_a_patch_reads_its_attention_weight(qtbot, panel):
     assert f"weight {page.map[0, 2]:.4f}" in page.hover_label.text()
     page.view.on_hover(-1, -1)
     assert "Point at a patch" in page.hover_label.text()
+
+
+def test_model_trained_in_training_panel_is_loaded(qtbot, context, tmp_path, wait_for_tasks):
+    """The Training panel's saved ViT opens in the ViT panel (the loop's output is the panel's input)."""
+    from explorer.engine.tasks import available_tasks
+    from explorer.engine.train import save_trained, train
+    from explorer.ui.panels.vit import ViTPanel
+
+    entry = available_tasks()["vit-shapes"]
+    task = entry.make()
+    result = train(task, entry.default_config(steps=2, batch_size=4, warmup_steps=0))
+    path = save_trained(tmp_path / "retrained.safetensors", task, result)
+    panel = ViTPanel(context)
+    qtbot.addWidget(panel)
+    panel.start()
+    wait_for_tasks(60_000)
+    context.modelTrained.emit("vit-shapes", "vit", str(path))
+    wait_for_tasks(60_000)
+    assert panel.model is not None
+    assert panel.model.name == "retrained.safetensors" or "retrained" in panel.model_label.text()

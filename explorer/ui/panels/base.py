@@ -26,6 +26,7 @@ class Panel(QWidget):
         context.imageChanged.connect(self.on_image_changed)
         context.themeChanged.connect(self.on_theme_changed)
         context.zoomChanged.connect(self.on_zoom_changed)
+        context.modelTrained.connect(self._model_trained)
 
     def start(self) -> None:
         """Called once after construction, when the panel is first shown."""
@@ -37,6 +38,13 @@ class Panel(QWidget):
 
     def on_theme_changed(self, theme: str) -> None:
         """Light/dark switched; restyle plots here."""
+
+    def on_model_trained(self, task: str, path: str) -> None:
+        """The Training panel saved a model that this panel shows (``path`` is a .safetensors)."""
+
+    def _model_trained(self, task: str, panel: str, path: str) -> None:
+        if panel == self.title.lower():
+            self.on_model_trained(task, path)
 
     def on_zoom_changed(self, zoom: float) -> None:
         """Ctrl +/−: scale plot fonts here if they do not follow the app font."""

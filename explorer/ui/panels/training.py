@@ -83,13 +83,13 @@ class SnapshotStrip(QWidget):
                 item.widget().deleteLater()
         self.count = 0
 
-    def add(self, step: int, array: np.ndarray) -> None:
+    def add(self, step: int, array: np.ndarray, text: str = "") -> None:
         if self.count >= MAX_SNAPSHOTS:
             return
         image = QLabel()
         image.setPixmap(_to_pixmap(array, 120))
-        image.setToolTip(f"step {step}")
-        caption = QLabel(f"step {step}")
+        image.setToolTip(f"step {step}" + (f": {text}" if text else ""))
+        caption = QLabel(f"step {step}" + (f"\n{text}" if text else ""))
         caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         caption.setProperty("role", "muted")
         self.grid.addWidget(image, 0, self.count)
@@ -356,9 +356,8 @@ class TrainingPanel(Panel):
         )
         for progress in new:
             if progress.view is not None:
-                title, array = progress.view
-                self.snapshot_title.setText(f"{title} — snapshots during training")
-                self.snapshots.add(progress.step, array)
+                self.snapshot_title.setText(f"{progress.view.title}: snapshots during training")
+                self.snapshots.add(progress.step, progress.view.array, progress.view.caption)
 
     def _finished(self, result: TrainResult) -> None:
         self._drain()

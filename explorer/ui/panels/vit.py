@@ -130,6 +130,10 @@ class ViTPanel(Panel):
     def on_image_changed(self, current: CurrentImage) -> None:
         self.run_model()
 
+    def on_model_trained(self, task: str, path: str) -> None:
+        """A ViT just trained in the Training panel replaces the current model."""
+        self.load_model(path)
+
     def on_theme_changed(self, theme: str) -> None:
         for page in self.pages:
             page.apply_theme()
