@@ -129,55 +129,67 @@ def _run_states(kind, wx, U, b_ih, b_hh, h, c, hidden, cells) -> tuple[np.ndarra
     The only sequential work of a trace: the same rule as :func:`_cell_update`,
     fused to a few array operations per step (call overhead and the U·h
     product dominate at these sizes), keeping U·h_{t-1} and the activations as
-    they are computed so nothing is recomputed afterwards. σ(a) = ½ + ½·tanh(a/2),
-    and scaling by ½ is exact in floating point, so the sigmoid rows of U are
-    pre-halved once. The tests check every term against torch.nn and against
+    they are computed so nothing is recomputed afterwards; array operations
+    write in place (``out=``). σ(a) = ½ + ½·tanh(a/2) lets one tanh serve all
+    four LSTM blocks; halving is exact in floating point. The tests check every
+    term against torch.nn and against
     :meth:`RecurrentCell.step` (which uses :func:`_cell_update`).
     """
     T, H = hidden.shape
     GH = U.shape[0]
-    uh = np.empty((T, GH))  # U·h_{t-1} (scaled, for the LSTM, until the end)
+    uh = np.empty((T, GH))  # U·h_{t-1}
     if kind in ("rnn_tanh", "rnn_relu"):
         a = wx + b_ih + b_hh  # (T, H)
         f = np.tanh if kind == "rnn_tanh" else (lambda v: np.maximum(v, 0.0))
         for t in range(T):
-            z = U @ h
-            uh[t] = z
-            h = f(a[t] + z)
-            hidden[t] = h
+            z = uh[t]
+            np.matmul(U, h, out=z)  # written in place: no temporaries in the loop
+            h = hidden[t]
+            np.add(a[t], z, out=h)
+            h[:] = f(h)
         return uh, a + uh, {}
     if kind == "lstm":
         scale = np.full(GH, 0.5)
         scale[2 * H : 3 * H] = 1.0  # the candidate g is a tanh, the other gates are sigmoids
-        a = (wx + b_ih + b_hh) * scale  # (T, 4H)
-        Us = U * scale[:, None]  # (4H, H)
-        act = np.empty((T, GH))  # tanh of the scaled pre-activations
+        pre = wx + b_ih
+        pre += b_hh  # (T, 4H) without U·h yet
+        a = pre * scale
+        act = np.empty((T, GH))  # tanh of the scaled pre-activations: g, and σ = ½ + ½·tanh(·/2)
+        sig = np.empty((T, GH))
         for t in range(T):
-            z = Us @ h
-            uh[t] = z
-            row = np.tanh(a[t] + z)  # (4H,)
-            act[t] = row
-            sig = 0.5 * row + 0.5
-            c = sig[H : 2 * H] * c + sig[:H] * row[2 * H : 3 * H]
-            h = sig[3 * H :] * np.tanh(c)
-            hidden[t] = h
+            z, row, s_t = uh[t], act[t], sig[t]
+            np.matmul(U, h, out=z)
+            np.multiply(z, scale, out=row)
+            row += a[t]
+            np.tanh(row, out=row)  # (4H,)
+            np.multiply(row, 0.5, out=s_t)
+            s_t += 0.5  # σ of the i, f, o blocks
+            c = s_t[H : 2 * H] * c
+            c += s_t[:H] * row[2 * H : 3 * H]
             cells[t] = c
-        uh /= scale  # exact: undo the halving
-        sig = 0.5 * act + 0.5
+            h = hidden[t]
+            np.tanh(c, out=h)
+            h *= s_t[3 * H :]
+        pre += uh
         gates = {"i": sig[:, :H], "f": sig[:, H : 2 * H], "g": act[:, 2 * H : 3 * H], "o": sig[:, 3 * H :]}
-        return uh, wx + b_ih + uh + b_hh, gates
+        return uh, pre, gates
     # gru
     ax = wx + b_ih  # (T, 3H)
     rz = np.empty((T, 2 * H))
     n_all = np.empty((T, H))
+    gh = np.empty(GH)
     for t in range(T):
-        z = U @ h
-        uh[t] = z
-        gh = z + b_hh  # (3H,)
-        gates_t = 0.5 * np.tanh(0.5 * (ax[t, : 2 * H] + gh[: 2 * H])) + 0.5  # (2H,) r then z
-        rz[t] = gates_t
-        n = np.tanh(ax[t, 2 * H :] + gates_t[:H] * gh[2 * H :])
-        n_all[t] = n
+        z, gates_t, n = uh[t], rz[t], n_all[t]
+        np.matmul(U, h, out=z)
+        np.add(z, b_hh, out=gh)  # (3H,)
+        np.add(ax[t, : 2 * H], gh[: 2 * H], out=gates_t)
+        gates_t *= 0.5
+        np.tanh(gates_t, out=gates_t)
+        gates_t *= 0.5
+        gates_t += 0.5  # (2H,) r then z
+        np.multiply(gates_t[:H], gh[2 * H :], out=n)
+        n += ax[t, 2 * H :]
+        np.tanh(n, out=n)
         h = (1.0 - gates_t[H:]) * n + gates_t[H:] * h
         hidden[t] = h
     gh_all = uh + b_hh  # (T, 3H)
