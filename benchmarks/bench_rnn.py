@@ -103,7 +103,10 @@ def bench_slider(moves: int, width: int, height: int) -> None:
     panel.kind_combo.setCurrentIndex(panel.kind_combo.findData("lstm"))
     panel.hidden_spin.setValue(256)
     panel.steps_spin.setValue(1000)
-    app.processEvents()
+    deadline = time.monotonic() + 60
+    while (active_tasks() or panel.trace.length != 1000 or panel.trace.hidden_size != 256) and time.monotonic() < deadline:
+        app.processEvents()  # the large trace runs in a worker
+        time.sleep(0.01)
     measure(f"large: {panel.cell.title}, H = {panel.cell.hidden_size}, T = {panel.trace.length} (sine)")
     panel.close()
 

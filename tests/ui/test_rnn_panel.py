@@ -199,3 +199,19 @@ def test_exports(panel, tmp_path):
     np.testing.assert_allclose(np.load(panel.export_trace(tmp_path / "h.npy")), panel.trace.hidden)
     with pytest.raises(ValueError, match="could not"):
         panel.export_trace(tmp_path / "missing" / "t.csv")
+
+
+def test_large_traces_run_in_a_worker_and_only_the_latest_is_shown(panel, wait_for_tasks):
+    from explorer.ui.panels.rnn import SYNC_WORK
+
+    _choose(panel.model_combo, "custom")
+    _choose(panel.input_combo, "sine")
+    _choose(panel.kind_combo, "lstm")
+    panel.steps_spin.setValue(1000)
+    wait_for_tasks()
+    assert 1000 * 4 * 100 * 100 > SYNC_WORK  # each request below is big enough for a worker
+    for hidden in (100, 256, 200):  # typed quickly: three requests
+        panel.hidden_spin.setValue(hidden)
+    wait_for_tasks()
+    assert panel.trace.hidden.shape == (1000, 200) and panel.cell.hidden_size == 200
+    assert panel.slider.maximum() == 999 and not errors.MESSAGES

@@ -71,6 +71,8 @@ INPUTS = (
 SPEEDS = (1, 2, 5, 10, 20, 50)
 STATE_FILTER = "State dicts (*.safetensors *.pt *.pth *.bin *.ckpt);;All files (*)"
 CUSTOM_ROW_WIDTH = 32
+#: Traces up to this many multiply-adds in U·h (T × size of U; ≈ 7 ms) run at once, bigger ones in a worker.
+SYNC_WORK = 20_000_000
 
 
 def _load_bundled(name: str):
@@ -122,7 +124,8 @@ class RNNPanel(Panel):
         self.task: Task | None = None
         self.sensitivity_task: Task | None = None
         self.sensitivity_stale = True
-        self._custom_settings = ("rnn_tanh", 16, True)  # (kind, hidden, bias) of "your own cell"
+        self._custom_settings = ("rnn_tanh", 16, True)
+        self._generation = 0  # of trace requests; only the latest is shown  # (kind, hidden, bias) of "your own cell"
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._advance)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -479,19 +482,46 @@ class RNNPanel(Panel):
             if cell.input_size != sequence.input_size:  # a custom cell follows its input
                 cell = self._make_cell(sequence)
                 new_cell = True
-            trace = cell.trace(sequence.values)
         except ValueError as exc:
             show_error("RNN", exc)
             return False
-        if new_cell:
-            self.base_cell, self.edited = cell, False
-        self.cell, self.sequence, self.trace = cell, sequence, trace
+        return self._run(cell, sequence, base=cell if new_cell else None, edited=False if new_cell else self.edited)
+
+    def _run(self, cell, sequence, *, base=None, edited: bool = False) -> bool:
+        """Trace ``sequence`` through ``cell`` and show it: at once when small, else in a worker.
+
+        Only the latest request is shown (a spin box typed "256" asks three times).
+        ``base``: the model's own weights, when this run starts from a new model.
+        """
+        self._generation += 1
+        generation = self._generation
+        if sequence.length * cell.weight_hh.size <= SYNC_WORK:
+            try:
+                trace = cell.trace(sequence.values)
+            except ValueError as exc:
+                show_error("RNN", exc)
+                return False
+            self._apply(generation, cell, sequence, trace, base, edited)
+            return True
+        self.step_label.setText(f"running {sequence.length} steps of {cell.title}, H = {cell.hidden_size}…")
+        self.task = run_task(
+            cell.trace, sequence.values,
+            on_result=lambda trace: self._apply(generation, cell, sequence, trace, base, edited),
+            on_error=lambda exc: show_error("RNN", exc), description=f"running the {cell.title}",
+        )
+        return True
+
+    def _apply(self, generation: int, cell, sequence, trace, base, edited: bool) -> None:
+        if generation != self._generation:
+            return  # a newer request superseded this one
+        if base is not None:
+            self.base_cell = base
+        self.cell, self.sequence, self.trace, self.edited = cell, sequence, trace, edited
         self.sensitivity_stale = True
         self._show_cell_settings(cell)
         self._show_trace()
         if self.tabs.currentWidget() is self.long_page:
             self.compute_sensitivity()
-        return True
 
     def _make_cell(self, sequence):
         if self.source == CUSTOM:
@@ -647,20 +677,14 @@ class RNNPanel(Panel):
     def _weights_edited(self, W, U, b_ih, b_hh) -> None:
         try:
             cell = self.cell.replace(weight_ih=W, weight_hh=U, bias_ih=b_ih, bias_hh=b_hh)
-            trace = cell.trace(self.sequence.values)
         except ValueError as exc:
             show_error("RNN weights", exc)
             return
-        self.cell, self.trace, self.edited = cell, trace, True
-        self.sensitivity_stale = True
-        self._show_trace()
+        self._run(cell, self.sequence, edited=True)
 
     def reset_weights(self) -> None:
-        if self.base_cell is None:
-            return
-        self.cell, self.edited = self.base_cell, False
-        self.trace = self.cell.trace(self.sequence.values)
-        self._show_trace()
+        if self.base_cell is not None:
+            self._run(self.base_cell, self.sequence, edited=False)
 
     # -- long-range sensitivity --------------------------------------------------------------------
     def compute_sensitivity(self) -> Task | None:
