@@ -217,6 +217,11 @@ def test_replace_keeps_shapes_and_refuses_nan():
         cell.replace(bias_ih=np.full(9, np.nan))
 
 
+def test_fading_steps():
+    assert rnn.fading_steps(np.array([1e-6, 1e-3, 0.5, 1.0])) == 2
+    assert rnn.fading_steps(np.array([0.9, 1.0])) is None
+
+
 def test_trace_export(tmp_path):
     cell = rnn.random_cell("lstm", 3, 4)
     trace = cell.trace(np.random.default_rng(0).normal(size=(5, 3)))
@@ -229,7 +234,7 @@ def test_trace_export(tmp_path):
     np.testing.assert_allclose(archive["c"], trace.cell)
 
 
-def test_sequences(sample_image_pil=None):
+def test_sequences():
     from PIL import Image
 
     image = Image.fromarray((np.random.default_rng(0).random((60, 90, 3)) * 255).astype(np.uint8))

@@ -738,6 +738,12 @@ class RNNPanel(Panel):
             shown["current"] = (f"current cell on current input ({self.cell.title})", results["current"])
         colours = dict(MEMORY_COLOURS, current="#7f7f7f")
         self.long_page.set_results(shown, colours)
+        fades = []
+        for key, (legend, values) in shown.items():
+            steps = self.engine.fading_steps(values)
+            name = legend.split(" (")[0]
+            fades.append(f"{name}: below 1/100 after {steps} steps back" if steps is not None else f"{name}: never below 1/100")
+        self.long_page.status.setText("; ".join(fades))
 
     def _fill_accuracy(self) -> None:
         from explorer.engine.checkpoints import load_config

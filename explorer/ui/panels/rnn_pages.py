@@ -306,7 +306,6 @@ class LongRangePage(QWidget):
                            style=Qt.PenStyle.DashLine if key == "current" else Qt.PenStyle.SolidLine)
             self.plot.plot(distance, safe, pen=pen, name=legend)
             self.curves[key] = values
-        self.status.setText("done: lower means the last state has forgotten that input")
 
     def set_accuracy(self, tables: dict[str, tuple[str, dict[str, float]]]) -> None:
         """tables: model key → (legend, {distractors: accuracy}) from the bundled files' metadata."""
