@@ -76,7 +76,6 @@ class VideoPanel(Panel):
         self.task: Task | None = None
         self._example_seed = 0
         self._pending_model: str | None = None
-        context.modelTrained.connect(self.on_model_trained)
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._advance)
         self._build()
@@ -255,10 +254,8 @@ class VideoPanel(Panel):
         self.example_combo.setCurrentIndex(label)
         return self._run(clip, "analysing the generated clip")
 
-    def on_model_trained(self, name: str, panel: str, path: str) -> None:
+    def on_model_trained(self, task: str, path: str) -> None:
         """The Training panel saved a video model: offer it beside the bundled ones and show it."""
-        if panel != "video":
-            return
         index = self.model_combo.findData(path)
         if index < 0:
             self.model_combo.addItem(f"trained: {Path(path).stem}", path)

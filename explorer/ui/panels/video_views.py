@@ -148,7 +148,7 @@ class BeliefPlot(QWidget):
             curve = self.plot.plot(frames, probs[:, k], pen=pen, symbol="o", symbolSize=5 if k == final else 3,
                                    symbolBrush=colour, symbolPen=None)
             self.curves.append(curve)
-        self.plot.setXRange(0.8, max(probs.shape[0], 2) + 0.2, padding=0)
+        self.plot.setXRange(0.6, max(probs.shape[0], 2) + 0.6, padding=0)
 
     def set_current(self, index: int) -> None:
         if not self.probs.size:
