@@ -81,6 +81,10 @@ def test_open_file_and_bad_file_keeps_clip(panel, tmp_path, wait_for_tasks):
     panel.open_path(tmp_path / "right.gif")
     wait_for_tasks(60_000)
     assert panel.clip.name == "right.gif" and panel.clip.count == 16 and not errors.MESSAGES
+    panel.cap_spin.setValue(24)
+    panel.cap_spin.editingFinished.emit()  # a new frame cap re-reads the file
+    wait_for_tasks(60_000)
+    assert panel.clip.name == "right.gif" and panel.clip.count == 24 and panel.slider.maximum() == 23
     before = panel.clip
     (tmp_path / "broken.mp4").write_text("not a video")
     panel.open_path(tmp_path / "broken.mp4")
@@ -111,3 +115,17 @@ def test_a_model_trained_in_the_app_is_offered(panel, tmp_path, wait_for_tasks):
     assert panel.models[str(path)].name == "video_gru-retrained" and not errors.MESSAGES
     panel.context.modelTrained.emit("rnn_memory", "rnn", str(path))  # another panel's model: ignored
     assert panel.model_combo.count() == 3
+
+
+def test_cancel_keeps_the_previous_clip(panel, tmp_path, qtbot, wait_for_tasks):
+    from explorer.engine.video_clips import example
+    from explorer.engine.video_io import write_video
+
+    frames, _ = example(3, seed=5, size=96)
+    path = write_video(tmp_path / "long.mp4", np.concatenate([frames] * 8), fps=30)
+    before = panel.clip
+    task = panel.open_path(path)
+    task.cancel()
+    wait_for_tasks(60_000)
+    assert panel.clip is before and not errors.MESSAGES
+    assert not panel.progress.isVisible() and not panel.cancel_button.isVisible()

@@ -75,7 +75,8 @@ class VideoPanel(Panel):
         self.models: dict[str, object] = {}
         self.task: Task | None = None
         self._example_seed = 0
-        self._pending_model: str | None = None
+        self.source_path: Path | None = None  # the file or folder the clip came from (None: generated)
+        self._requested_path: Path | None = None
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._advance)
         self._build()
@@ -124,6 +125,7 @@ class VideoPanel(Panel):
         self.cap_spin.setRange(2, 64)
         self.cap_spin.setValue(16)
         self.cap_spin.setToolTip("Frame cap: a longer file is sampled evenly down to this many frames (models were trained on 16)")
+        self.cap_spin.editingFinished.connect(self._cap_changed)
         bar.addWidget(self.cap_spin)
         bar.addStretch(1)
         self.progress = QProgressBar()
@@ -240,7 +242,13 @@ class VideoPanel(Panel):
 
     def open_path(self, path: str | Path) -> Task | None:
         """Read a file or folder and analyse it; on failure say why and keep the current clip."""
+        self._requested_path = Path(path)
         return self._run(Path(path), f"opening {Path(path).name}")
+
+    def _cap_changed(self) -> None:
+        """A new frame cap re-reads the file the clip came from (generated clips have a fixed length)."""
+        if self.source_path is not None and self.clip is not None and self.cap_spin.value() != self.clip.count:
+            self.open_path(self.source_path)
 
     def show_example(self, label: int) -> Task | None:
         """A freshly generated clip of class ``label`` (a new seed each time)."""
@@ -252,6 +260,7 @@ class VideoPanel(Panel):
         clip = Clip(frames=frames, name=f"generated: {self.classes[label]}", fps=8.0,
                     source_indices=list(range(len(frames))), source_frames=len(frames), label=label)
         self.example_combo.setCurrentIndex(label)
+        self._requested_path = None
         return self._run(clip, "analysing the generated clip")
 
     def on_model_trained(self, task: str, path: str) -> None:
@@ -309,6 +318,8 @@ class VideoPanel(Panel):
     def _show_result(self, result) -> None:
         clip, trace, loaded = result
         self.models[loaded.source] = loaded
+        if clip is not self.clip:  # a new clip (not the same one through another model)
+            self.source_path = self._requested_path
         self.clip, self.trace = clip, trace
         T = clip.count
         self.strip.set_frames(clip.frames)
@@ -344,9 +355,12 @@ class VideoPanel(Panel):
         accuracy = getattr(loaded, "accuracy", None)
         acc = f" (accuracy on fresh generated clips {accuracy:.1%})" if accuracy is not None else ""
         how = (
-            "it reads one frame at a time; its belief after frame t uses frames 1…t only"
+            "a per-frame CNN, then the GRU reads the features one frame at a time (sequential: frame t waits "
+            "for t−1); its hidden state changes every frame while its weights stay fixed, and its belief after "
+            "frame t uses frames 1…t only"
             if trace.arch in ("gru", "lstm")
-            else "causal attention: frame t may look at frames 1…t only"
+            else "a per-frame CNN, then all frames at once (in parallel) through causal self-attention: "
+            "frame t looks directly at frames 1…t, at any distance, never at later ones"
         )
         return (
             f"<b>{clip.name}</b> — {clip.describe()}. <b>{model}</b>{acc}: {how}. "
