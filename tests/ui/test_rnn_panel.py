@@ -215,3 +215,17 @@ def test_large_traces_run_in_a_worker_and_only_the_latest_is_shown(panel, wait_f
     wait_for_tasks()
     assert panel.trace.hidden.shape == (1000, 200) and panel.cell.hidden_size == 200
     assert panel.slider.maximum() == 999 and not errors.MESSAGES
+
+
+def test_a_model_retrained_in_the_training_panel_is_shown(panel, tmp_path, wait_for_tasks):
+    import shutil
+
+    from explorer.engine.rnn import bundled_path
+
+    path = tmp_path / "retrained.safetensors"
+    shutil.copy(bundled_path("rnn_memory_gru"), path)
+    panel.context.modelTrained.emit("rnn_memory_gru", "rnn", str(path))
+    wait_for_tasks()
+    assert not errors.MESSAGES, errors.MESSAGES
+    assert panel.model_combo.currentText().startswith("Retrained") and panel.cell.kind == "gru"
+    assert panel.sequence.source == "memory" and panel.prediction_view.isVisible()

@@ -81,6 +81,12 @@ def _load_bundled(name: str):
     return load_bundled(name)
 
 
+def _load_retrained(path: Path, task: str):
+    from explorer.engine.rnn import BUNDLED, load_trained
+
+    return load_trained(path, title=f"Retrained: {BUNDLED.get(task, task)}", name=f"retrained:{task}")
+
+
 def _memory_sensitivities(models: dict, distractors: int, seed: int, current=None, reporter=None):
     """Worker job: ‖∂h_T/∂x_t‖ for each bundled memory model on one memory sequence (and the current cell)."""
     from explorer.engine.progress import Reporter
@@ -314,6 +320,25 @@ class RNNPanel(Panel):
         if self.input_key() in ("image_rows", "image_patches") and self.base_cell is not None:
             self.rebuild()
 
+    def on_model_trained(self, task: str, path: str) -> None:
+        """A model retrained in the Training panel joins the model list and is shown."""
+        self.task = run_task(
+            _load_retrained, Path(path), task, on_result=self._retrained_loaded,
+            on_error=lambda exc: show_error("Could not open the retrained model", exc),
+            description=f"loading the retrained {task}",
+        )
+
+    def _retrained_loaded(self, model) -> None:
+        self.models[model.name] = model
+        index = self.model_combo.findData(model.name)
+        if index < 0:
+            self.model_combo.addItem(model.title, model.name)
+            index = self.model_combo.count() - 1
+        if self.model_combo.currentIndex() == index:
+            self._use_trained(model.name)  # retrained again: show the new weights
+        else:
+            self.model_combo.setCurrentIndex(index)
+
     def on_theme_changed(self, theme: str) -> None:
         for view in (self.sequence_view, self.trajectory, self.norms, self.prediction_view, self.gates_page,
                      self.weights_page, self.long_page):
@@ -356,7 +381,7 @@ class RNNPanel(Panel):
     def _use_trained(self, key: str) -> None:
         self.source = key
         self.trained = self.models[key]
-        preferred = "memory" if key.startswith("rnn_memory") else "shape"
+        preferred = "memory" if self.trained.task.startswith("rnn_memory") else "shape"
         if self.input_key() not in ("memory", "shape") or self.sequence is None:
             self._select_input(preferred)
         elif self.input_key() != preferred and self.input_key() in ("memory", "shape"):
