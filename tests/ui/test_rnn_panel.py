@@ -229,3 +229,17 @@ def test_a_model_retrained_in_the_training_panel_is_shown(panel, tmp_path, wait_
     assert not errors.MESSAGES, errors.MESSAGES
     assert panel.model_combo.currentText().startswith("Retrained") and panel.cell.kind == "gru"
     assert panel.sequence.source == "memory" and panel.prediction_view.isVisible()
+
+
+def test_zoom_scales_plot_labels(panel, qapp):
+    from PyQt6.QtGui import QFont
+
+    base = qapp.font()
+    try:
+        bigger = QFont(base)
+        bigger.setPointSizeF(base.pointSizeF() * 1.5)
+        qapp.setFont(bigger)
+        panel.context.set_zoom(1.5)
+        assert panel.rule_view.plot.getPlotItem().getAxis("left").style["tickFont"].pointSizeF() == bigger.pointSizeF()
+    finally:
+        qapp.setFont(base)

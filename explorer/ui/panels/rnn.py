@@ -339,6 +339,19 @@ class RNNPanel(Panel):
         else:
             self.model_combo.setCurrentIndex(index)
 
+    def on_zoom_changed(self, zoom: float) -> None:
+        """Ctrl +/−: plot tick labels follow the application font (projecting for a class)."""
+        from PyQt6.QtWidgets import QApplication
+
+        font = QApplication.font()
+        plots = [self.rule_view.plot, self.sequence_view.plot, self.trajectory.plot, self.norms.plot,
+                 self.long_page.plot, self.long_page.accuracy, self.hidden_map.plot, self.prediction_view.heatmap.plot]
+        plots += [heatmap.plot for heatmap in self.gates_page.maps.values()]
+        for plot in plots:
+            item = plot.getPlotItem() if hasattr(plot, "getPlotItem") else plot
+            for side in ("left", "bottom", "top"):
+                item.getAxis(side).setTickFont(font)
+
     def on_theme_changed(self, theme: str) -> None:
         for view in (self.sequence_view, self.trajectory, self.norms, self.prediction_view, self.gates_page,
                      self.weights_page, self.long_page):
