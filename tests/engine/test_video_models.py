@@ -41,6 +41,7 @@ def test_accuracy_on_fresh_clips(bundled):
 
 
 def test_class_survives_an_mp4_round_trip(bundled, tmp_path):
+    pytest.importorskip("av")
     g = torch.Generator().manual_seed(int(np.random.default_rng().integers(10**6, 10**9)))
     clips = generate(len(CLASSES), g, labels=torch.arange(len(CLASSES)))
     right = 0

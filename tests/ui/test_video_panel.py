@@ -119,10 +119,10 @@ def test_a_model_trained_in_the_app_is_offered(panel, tmp_path, wait_for_tasks):
 
 def test_cancel_keeps_the_previous_clip(panel, tmp_path, qtbot, wait_for_tasks):
     from explorer.engine.video_clips import example
-    from explorer.engine.video_io import write_video
+    from explorer.engine.video_io import write_gif
 
     frames, _ = example(3, seed=5, size=96)
-    path = write_video(tmp_path / "long.mp4", np.concatenate([frames] * 8), fps=30)
+    path = write_gif(tmp_path / "long.gif", np.concatenate([frames] * 8), fps=30)
     before = panel.clip
     task = panel.open_path(path)
     task.cancel()
