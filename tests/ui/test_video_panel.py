@@ -37,9 +37,12 @@ def test_scrubbing_updates_every_view(panel, qtbot):
         assert panel.importance.current == index
         rect = panel.hidden_map._highlights[0].rect()
         assert (rect.x(), rect.width()) == (index, 1)  # the current frame's column is outlined
-    # clicking a thumbnail moves the scrubber too
+        assert panel.importance.readout.text().startswith(f"frame {index + 1}: ")
+    # clicking a thumbnail or a column of the hidden-state map moves the scrubber too
     panel.strip.setCurrentRow(3)
     assert panel.slider.value() == 3 and panel.current == 3
+    panel.hidden_map.clicked.emit(0, 7)
+    assert panel.current == 7 and panel.strip.currentRow() == 7
 
 
 def test_views_show_the_trace(panel):

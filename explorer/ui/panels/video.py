@@ -204,6 +204,9 @@ class VideoPanel(Panel):
         splitter.setStretchFactor(1, 3)
         splitter.setSizes([420, 640])
         self.attention_map.hide()
+        # clicking a frame's column (hidden state) or row (attention) shows that frame
+        self.hidden_map.clicked.connect(lambda _row, col: self.slider.setValue(col))
+        self.attention_map.clicked.connect(lambda row, _col: self.slider.setValue(row))
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
@@ -349,7 +352,11 @@ class VideoPanel(Panel):
         if clip is None or trace is None:
             return " "
         final = trace.prediction
-        truth = f" · true class: {self.classes[clip.label]}" if clip.label is not None else ""
+        truth = (
+            f" · true class: {self.classes[clip.label]}"
+            if clip.label is not None
+            else " — the bundled models know only the 8 generated motions: on other clips, watch the mechanism, not the label"
+        )
         model = self.model_combo.currentText()
         loaded = self.models.get(self.model_name)
         accuracy = getattr(loaded, "accuracy", None)

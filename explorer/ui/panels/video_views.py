@@ -187,6 +187,9 @@ class ImportanceBars(QWidget):
         self.plot = _plot_widget()
         self.plot.setLabel("bottom", "frame")
         layout.addWidget(self.plot, 1)
+        self.readout = QLabel(" ")
+        self.readout.setProperty("role", "muted")
+        layout.addWidget(self.readout)
         self.bars: pg.BarGraphItem | None = None
         self.values = np.zeros(0)
         self.current = 0
@@ -201,6 +204,12 @@ class ImportanceBars(QWidget):
     def set_current(self, index: int) -> None:
         self.current = index
         self._draw()
+        if 0 <= index < self.values.size:
+            top = float(self.values.max()) or 1.0
+            self.readout.setText(
+                f"frame {index + 1}: {self.values[index]:.4g} ({self.values[index] / top:.0%} of the largest, "
+                f"frame {int(self.values.argmax()) + 1})"
+            )
 
     def _draw(self) -> None:
         if self.bars is not None:
