@@ -459,7 +459,7 @@ def random_cell(kind: str, input_size: int, hidden_size: int, *, seed: int = 0, 
 def guess_kind(state_dict: Mapping[str, Any]) -> str | None:
     """'lstm', 'gru' or 'rnn_tanh' from the shapes (W stacks 4, 3 or 1 blocks of H rows); None if unclear."""
     try:
-        prefix = _prefix(state_dict)
+        prefix = layer_prefix(state_dict)
         rows, hidden = tuple(state_dict[prefix + "weight_hh_l0"].shape)
     except (StateDictError, KeyError, ValueError, TypeError):
         return None
@@ -468,7 +468,7 @@ def guess_kind(state_dict: Mapping[str, Any]) -> str | None:
     return {1: "rnn_tanh", 3: "gru", 4: "lstm"}.get(rows // hidden)
 
 
-def _prefix(state_dict: Mapping[str, Any]) -> str:
+def layer_prefix(state_dict: Mapping[str, Any]) -> str:
     """'' for torch.nn's own names; 'rnn.' etc. when the layer sits inside a bigger model."""
     found = [key[: -len("weight_ih_l0")] for key in state_dict if str(key).endswith("weight_ih_l0")]
     forward = [p for p in found if not p.endswith("_reverse")]
@@ -492,7 +492,7 @@ def from_state_dict(kind: str, state_dict: Mapping[str, Any]) -> RecurrentCell:
             one), non-finite values, or an LSTM with projections.
     """
     _check_kind(kind)
-    prefix = _prefix(state_dict)
+    prefix = layer_prefix(state_dict)
     get = lambda name: state_dict.get(prefix + name)  # noqa: E731
     if get("weight_hr_l0") is not None:
         raise StateDictError(f"{prefix}weight_hr_l0: LSTMs with proj_size are not supported (h and c would differ in size).")
@@ -524,12 +524,12 @@ def from_state_dict(kind: str, state_dict: Mapping[str, Any]) -> RecurrentCell:
     if H == 0:
         raise StateDictError(f"{prefix}weight_hh_l0 has 0 columns: a hidden size of 0 is not a recurrent layer.")
     if U.shape != (G * H, H):
-        problems.append(f"{prefix}weight_hh_l0 is {_shape(U)}, expected {G * H} × {H} for {KIND_TITLES[kind]} ({G} block(s) of H = {H})")
+        problems.append(f"{prefix}weight_hh_l0 is {shape_text(U)}, expected {G * H} × {H} for {KIND_TITLES[kind]} ({G} block(s) of H = {H})")
     if W.shape[0] != G * H or W.shape[1] == 0:
-        problems.append(f"{prefix}weight_ih_l0 is {_shape(W)}, expected {G * H} × input size")
+        problems.append(f"{prefix}weight_ih_l0 is {shape_text(W)}, expected {G * H} × input size")
     for name in ("bias_ih_l0", "bias_hh_l0"):
         if name in arrays and arrays[name].shape != (G * H,):
-            problems.append(f"{prefix}{name} is {_shape(arrays[name])}, expected {G * H}")
+            problems.append(f"{prefix}{name} is {shape_text(arrays[name])}, expected {G * H}")
     if problems:
         guessed = guess_kind(state_dict)
         hint = ""
@@ -541,7 +541,7 @@ def from_state_dict(kind: str, state_dict: Mapping[str, Any]) -> RecurrentCell:
     return RecurrentCell(kind, W, U, arrays.get("bias_ih_l0", zeros), arrays.get("bias_hh_l0", zeros.copy()), has_bias)
 
 
-def _shape(array: np.ndarray) -> str:
+def shape_text(array: np.ndarray) -> str:
     return " × ".join(map(str, array.shape)) or "a scalar"
 
 
@@ -580,116 +580,6 @@ def sensitivity(cell: RecurrentCell, x, h0=None, *, chunk: int = 64, reporter: R
         squares += grads.pow(2).sum(dim=(0, 2))
         report(reporter, min(start + chunk, H) / H, f"∂h_T/∂x_t: hidden units {start + 1}–{start + k} of {H}")
     return squares.sqrt().numpy()
-
-
-# -- bundled and loaded models -------------------------------------------------------------------
-BUNDLED: dict[str, str] = {
-    "rnn_memory_rnn": "Memory task · vanilla RNN",
-    "rnn_memory_lstm": "Memory task · LSTM",
-    "rnn_memory_gru": "Memory task · GRU",
-    "rnn_shapes_gru": "Shapes read row by row · GRU",
-}
-MEMORY_MODELS = ("rnn_memory_rnn", "rnn_memory_lstm", "rnn_memory_gru")
-
-
-@dataclass
-class TrainedModel:
-    """A cell with its linear read-out (class scores from every h_t) and the saved config."""
-
-    name: str
-    title: str
-    cell: RecurrentCell
-    head_weight: np.ndarray  # (K, H)
-    head_bias: np.ndarray  # (K,)
-    classes: list[str]
-    config: dict[str, Any]
-
-    def probabilities(self, hidden: np.ndarray) -> np.ndarray:
-        """Softmax of the read-out at every step: hidden (T, H) → (T, K)."""
-        logits = hidden @ self.head_weight.T + self.head_bias  # (T, K)
-        logits = logits - logits.max(axis=1, keepdims=True)
-        e = np.exp(logits)
-        return e / e.sum(axis=1, keepdims=True)
-
-    @property
-    def task(self) -> str:
-        return str(self.config.get("task", ""))
-
-
-def bundled_path(name: str) -> Path:
-    from explorer.assets import resource_path
-
-    if name not in BUNDLED:
-        raise RNNError(f"no bundled recurrent model called {name!r}; choose one of {', '.join(BUNDLED)}.")
-    return resource_path("models", f"{name}.safetensors")
-
-
-def available_bundled() -> list[str]:
-    return [name for name in BUNDLED if bundled_path(name).is_file()]
-
-
-def load_bundled(name: str) -> TrainedModel:
-    """A bundled model by name (see :data:`BUNDLED`)."""
-    path = bundled_path(name)
-    if not path.is_file():
-        raise RNNError(f"the bundled model {name} is missing ({path.name}); retrain it with scripts/train_rnn.py.")
-    return load_trained(path, title=BUNDLED[name], name=name)
-
-
-def load_trained(path: str | Path, *, title: str | None = None, name: str | None = None) -> TrainedModel:
-    """A model file written by scripts/train_rnn.py (cell ``rnn.*`` + read-out ``head.*`` + config)."""
-    from explorer.engine.checkpoints import load_model_file
-    from explorer.engine.rnn_sequences import MEMORY_TARGETS, SHAPE_CLASSES
-
-    path = Path(path)
-    tensors, config = load_model_file(path)
-    model_config = config.get("model") or {}
-    kind = model_config.get("kind") or guess_kind(tensors)
-    if kind not in KINDS:
-        raise StateDictError(f"{path.name}: the cell type is not recorded and cannot be told from the shapes.")
-    cell = from_state_dict(kind, {k: v for k, v in tensors.items() if not k.startswith("head.")})
-    if "head.weight" not in tensors:
-        raise StateDictError(f"{path.name}: no read-out (head.weight) in the file.")
-    head_w = tensors["head.weight"].double().numpy()
-    head_b = tensors["head.bias"].double().numpy() if "head.bias" in tensors else np.zeros(head_w.shape[0])
-    if head_w.shape[1] != cell.hidden_size:
-        raise StateDictError(f"{path.name}: head.weight is {_shape(head_w)}, expected K × {cell.hidden_size}.")
-    task = str(config.get("task", ""))
-    if task.startswith("rnn_memory"):
-        classes = [f"symbol {k + 1}" for k in range(MEMORY_TARGETS)]
-    elif task.startswith("rnn_shapes"):
-        classes = list(SHAPE_CLASSES)
-    else:
-        classes = [f"class {k + 1}" for k in range(head_w.shape[0])]
-    return TrainedModel(name or path.stem, title or path.stem, cell, head_w, head_b, classes[: head_w.shape[0]], config)
-
-
-def load_cell_file(path: str | Path, kind: str | None = None) -> tuple[RecurrentCell, str]:
-    """A user's torch.nn.RNN/LSTM/GRU state dict file → (cell, note on what was read).
-
-    Read only through :func:`explorer.engine.checkpoints.load_state_dict` (no
-    code runs). ``kind=None`` tells the type from the shapes (a vanilla RNN
-    is assumed to use tanh). Layers above 0 and reverse directions are ignored,
-    and the note says so.
-    """
-    from explorer.engine.checkpoints import load_state_dict
-
-    path = Path(path)
-    tensors = load_state_dict(path)
-    guessed = guess_kind(tensors)
-    chosen = kind or guessed
-    if chosen is None:
-        _prefix(tensors)  # raises the "no recurrent layer" message when that is the problem
-        raise StateDictError(f"{path.name}: the tensor shapes fit none of RNN (1 block), GRU (3) or LSTM (4).")
-    try:
-        cell = from_state_dict(chosen, tensors)
-    except StateDictError as exc:
-        raise StateDictError(f"{path.name}: {exc}") from exc
-    ignored = sorted(k for k in tensors if any(k.endswith(n.replace("l0", s)) for n in TENSOR_NAMES for s in ("l1", "l2", "l3", "l0_reverse")))
-    note = f"{path.name}: {KIND_TITLES[chosen]}, input {cell.input_size}, hidden {cell.hidden_size}{'' if cell.has_bias else ', no bias'}"
-    if ignored:
-        note += f"; showing layer 0 only ({len(ignored)} tensors of other layers/directions ignored)"
-    return cell, note
 
 
 def describe_update(kind: str) -> str:

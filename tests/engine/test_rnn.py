@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.engine import rnn
+from explorer.engine import rnn, rnn_models
 from explorer.engine.checkpoints import save_model
 from explorer.engine.rnn_sequences import (
     SequenceError,
@@ -187,7 +187,7 @@ def test_load_cell_file_torch_save_and_safetensors(tmp_path):
     lstm = torch.nn.LSTM(6, 10, num_layers=2)
     path = tmp_path / "lstm.pt"
     torch.save(lstm.state_dict(), path)
-    cell, note = rnn.load_cell_file(path)
+    cell, note = rnn_models.load_cell_file(path)
     assert cell.kind == "lstm" and cell.hidden_size == 10 and "layer 0 only" in note
     x = torch.randn(9, 6)
     with torch.no_grad():
@@ -197,14 +197,14 @@ def test_load_cell_file_torch_save_and_safetensors(tmp_path):
     np.testing.assert_allclose(cell.trace(x.numpy()).hidden, expected, atol=1e-5)
     gru_path = tmp_path / "gru.safetensors"
     save_model(gru_path, torch.nn.GRU(2, 3).state_dict(), {})
-    cell, _ = rnn.load_cell_file(gru_path)
+    cell, _ = rnn_models.load_cell_file(gru_path)
     assert cell.kind == "gru"
     with pytest.raises(rnn.StateDictError, match="gru.safetensors.*does not fit LSTM"):
-        rnn.load_cell_file(gru_path, kind="lstm")
+        rnn_models.load_cell_file(gru_path, kind="lstm")
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="broken.pt"):
-        rnn.load_cell_file(broken)
+        rnn_models.load_cell_file(broken)
 
 
 def test_replace_keeps_shapes_and_refuses_nan():

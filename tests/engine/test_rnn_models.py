@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.engine import rnn
+from explorer.engine import rnn_models
 from explorer.engine.checkpoints import load_model_file
 from explorer.engine.rnn_sequences import memory_batch, shape_batch
 from explorer.engine.rnn_tasks import TRAIN_DEFAULTS, TRAIN_TASKS, RecurrentClassifier, memory_accuracy, shapes_accuracy
@@ -18,13 +18,13 @@ MARGIN = 0.08
 
 
 def _torch_model(name: str) -> tuple[torch.nn.Module, dict]:
-    tensors, config = load_model_file(rnn.bundled_path(name))
+    tensors, config = load_model_file(rnn_models.bundled_path(name))
     model = RecurrentClassifier(**config["model"])
     model.load_state_dict(tensors)
     return model.eval(), config
 
 
-@pytest.mark.parametrize("name", rnn.MEMORY_MODELS)
+@pytest.mark.parametrize("name", rnn_models.MEMORY_MODELS)
 def test_memory_model_reaches_stored_accuracy(name):
     model, config = _torch_model(name)
     stored = config["accuracy_vs_distractors"]
@@ -47,10 +47,10 @@ def test_shapes_model_reaches_stored_accuracy():
     assert shapes_accuracy(model, COUNT, FRESH_SEED) >= config["test_accuracy"] - MARGIN
 
 
-@pytest.mark.parametrize("name", list(rnn.BUNDLED))
+@pytest.mark.parametrize("name", list(rnn_models.BUNDLED))
 def test_engine_reads_the_bundled_model_like_torch(name):
     """The panel's trace + read-out give torch's class probabilities for the shipped weights."""
-    loaded = rnn.load_bundled(name)
+    loaded = rnn_models.load_bundled(name)
     model, _ = _torch_model(name)
     generator = torch.Generator().manual_seed(5)
     x = memory_batch(3, 12, generator)[0] if "memory" in name else shape_batch(3, generator)[0]
@@ -62,7 +62,7 @@ def test_engine_reads_the_bundled_model_like_torch(name):
 
 
 def test_training_tasks_are_registered_with_defaults():
-    assert set(TRAIN_TASKS) == set(TRAIN_DEFAULTS) == set(rnn.BUNDLED)
+    assert set(TRAIN_TASKS) == set(TRAIN_DEFAULTS) == set(rnn_models.BUNDLED)
     for name, factory in TRAIN_TASKS.items():
         task = factory()
         assert task.name == name

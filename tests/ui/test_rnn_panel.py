@@ -220,7 +220,7 @@ def test_large_traces_run_in_a_worker_and_only_the_latest_is_shown(panel, wait_f
 def test_a_model_retrained_in_the_training_panel_is_shown(panel, tmp_path, wait_for_tasks):
     import shutil
 
-    from explorer.engine.rnn import bundled_path
+    from explorer.engine.rnn_models import bundled_path
 
     path = tmp_path / "retrained.safetensors"
     shutil.copy(bundled_path("rnn_memory_gru"), path)

@@ -75,36 +75,10 @@ CUSTOM_ROW_WIDTH = 32
 SYNC_WORK = 20_000_000
 
 
-def _load_bundled(name: str):
-    from explorer.engine.rnn import load_bundled
-
-    return load_bundled(name)
-
-
 def _load_retrained(path: Path, task: str):
-    from explorer.engine.rnn import BUNDLED, load_trained
+    from explorer.engine.rnn_models import BUNDLED, load_trained
 
     return load_trained(path, title=f"Retrained: {BUNDLED.get(task, task)}", name=f"retrained:{task}")
-
-
-def _memory_sensitivities(models: dict, distractors: int, seed: int, current=None, reporter=None):
-    """Worker job: ‖∂h_T/∂x_t‖ for each bundled memory model on one memory sequence (and the current cell)."""
-    from explorer.engine.progress import Reporter
-    from explorer.engine.rnn import sensitivity
-    from explorer.engine.rnn_sequences import memory_sequence
-
-    sequence = memory_sequence(distractors, seed)
-    jobs = [(key, model.cell, sequence.values) for key, model in models.items()]
-    if current is not None:
-        jobs.append(("current", current[0], current[1]))
-    out = {}
-    for index, (key, cell, values) in enumerate(jobs):
-        def sub(fraction, text, index=index):
-            if reporter is not None:
-                reporter.report((index + fraction) / len(jobs), f"{key}: {text}")
-
-        out[key] = sensitivity(cell, values, reporter=Reporter(sub) if reporter is not None else None)
-    return out
 
 
 class RNNPanel(Panel):
@@ -113,8 +87,10 @@ class RNNPanel(Panel):
     def __init__(self, context, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
         from explorer.engine import rnn as engine
+        from explorer.engine import rnn_models
 
         self.engine = engine
+        self.bundled = rnn_models
         self.models: dict[str, object] = {}  # bundled name → TrainedModel
         self.source = CUSTOM
         self.trained = None  # TrainedModel when a bundled model is shown
@@ -147,8 +123,8 @@ class RNNPanel(Panel):
         model_row.addWidget(bold_label("Model"))
         self.model_combo = QComboBox()
         self.model_combo.addItem("Your own cell (random weights)", CUSTOM)
-        for name, title in self.engine.BUNDLED.items():
-            if self.engine.bundled_path(name).is_file():
+        for name, title in self.bundled.BUNDLED.items():
+            if self.bundled.bundled_path(name).is_file():
                 self.model_combo.addItem(f"Trained: {title}", name)
         self.model_combo.setToolTip("A cell with torch's random initialisation, or a model trained by scripts/train_rnn.py")
         model_row.addWidget(self.model_combo)
@@ -376,8 +352,8 @@ class RNNPanel(Panel):
             self._use_trained(key)
         else:
             self.task = run_task(
-                _load_bundled, key, on_result=lambda model, key=key: self._bundled_loaded(key, model),
-                on_error=self._load_failed, description=f"loading {self.engine.BUNDLED[key]}",
+                self.bundled.load_bundled, key, on_result=lambda model, key=key: self._bundled_loaded(key, model),
+                on_error=self._load_failed, description=f"loading {self.bundled.BUNDLED[key]}",
             )
 
     def _bundled_loaded(self, key: str, model) -> None:
@@ -433,7 +409,7 @@ class RNNPanel(Panel):
     def load_file(self, path: str | Path) -> Task:
         """Read a user's state dict in a worker; on failure the message names the problem and nothing changes."""
         return run_task(
-            self.engine.load_cell_file, Path(path), on_result=self._file_loaded,
+            self.bundled.load_cell_file, Path(path), on_result=self._file_loaded,
             on_error=lambda exc: show_error("Could not load the state dict", exc),
             description=f"loading {Path(path).name}",
         )
@@ -729,8 +705,8 @@ class RNNPanel(Panel):
         """RNN vs LSTM vs GRU (bundled) on one memory sequence, plus the current cell, in a worker."""
         if self.sensitivity_task is not None and not self.sensitivity_task.done:
             self.sensitivity_task.cancel()
-        memory = {key: self.models[key] for key in self.engine.MEMORY_MODELS if key in self.models}
-        missing = [key for key in self.engine.MEMORY_MODELS if key not in self.models and self.engine.bundled_path(key).is_file()]
+        memory = {key: self.models[key] for key in self.bundled.MEMORY_MODELS if key in self.models}
+        missing = [key for key in self.bundled.MEMORY_MODELS if key not in self.models and self.bundled.bundled_path(key).is_file()]
         if missing:  # load them first (small files), then come back here
             self.long_page.status.setText("loading the bundled memory models…")
             self.task = run_task(self._load_memory_models, missing, on_result=self._memory_models_loaded,
@@ -742,7 +718,7 @@ class RNNPanel(Panel):
         current = (self.cell, self.trace.x) if self.trace is not None and self.trained not in memory.values() else None
         self.long_page.set_running(True)
         self.sensitivity_task = run_task(
-            _memory_sensitivities, memory, distractors, seed, current,
+            self.bundled.memory_sensitivities, memory, distractors, seed, current,
             on_result=self._sensitivity_done, on_progress=self.long_page.set_progress,
             on_cancelled=lambda: self.long_page.status.setText("cancelled"),
             on_finished=lambda: self.long_page.set_running(False), description="computing ∂h_T/∂x_t",
@@ -753,7 +729,7 @@ class RNNPanel(Panel):
 
     @staticmethod
     def _load_memory_models(names):
-        from explorer.engine.rnn import load_bundled
+        from explorer.engine.rnn_models import load_bundled
 
         return {name: load_bundled(name) for name in names}
 
@@ -769,7 +745,7 @@ class RNNPanel(Panel):
 
     def _sensitivity_done(self, results: dict) -> None:
         distractors, seed = self._sensitivity_meta
-        legends = {key: self.engine.BUNDLED[key].split("·")[-1].strip() for key in self.engine.MEMORY_MODELS}
+        legends = {key: self.bundled.BUNDLED[key].split("·")[-1].strip() for key in self.bundled.MEMORY_MODELS}
         shown = {key: (f"{legends[key]} (memory task, {distractors} distractors)", values)
                  for key, values in results.items() if key != "current"}
         if "current" in results:
@@ -787,14 +763,14 @@ class RNNPanel(Panel):
         from explorer.engine.checkpoints import load_config
 
         tables = {}
-        for key in self.engine.MEMORY_MODELS:
-            path = self.engine.bundled_path(key)
+        for key in self.bundled.MEMORY_MODELS:
+            path = self.bundled.bundled_path(key)
             if not path.is_file():
                 continue
             config = self.models[key].config if key in self.models else load_config(path)
             table = config.get("accuracy_vs_distractors")
             if table:
-                tables[key] = (self.engine.BUNDLED[key].split("·")[-1].strip(), table)
+                tables[key] = (self.bundled.BUNDLED[key].split("·")[-1].strip(), table)
         self.long_page.set_accuracy(tables)
 
     # -- export -----------------------------------------------------------------------------------

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import QRectF, Qt, pyqtSignal
+from PyQt6.QtCore import QRectF, Qt
 from PyQt6.QtGui import QColor, QPen
 from PyQt6.QtWidgets import QGraphicsRectItem, QLabel, QVBoxLayout, QWidget
 
 from explorer.ui import theme
+from explorer.ui.widgets.heatmap import Heatmap
 
 #: Gates that are sigmoids (0…1) are shown on the sequential map; the rest are signed.
 SIGMOID_GATES = ("i", "f", "o", "r", "z")
@@ -379,8 +380,6 @@ class PredictionView(QWidget):
         layout.setSpacing(2)
         self.title = bold_label("Read-out after each step")
         layout.addWidget(self.title)
-        from explorer.ui.widgets.heatmap import Heatmap
-
         self.heatmap = Heatmap(kind="sequential", annotate=False)
         self.heatmap.setMinimumHeight(90)
         layout.addWidget(self.heatmap, 1)
