@@ -370,11 +370,8 @@ class RNNPanel(Panel):
     def _use_trained(self, key: str) -> None:
         self.source = key
         self.trained = self.models[key]
-        preferred = "memory" if self.trained.task.startswith("rnn_memory") else "shape"
-        if self.input_key() not in ("memory", "shape") or self.sequence is None:
-            self._select_input(preferred)
-        elif self.input_key() != preferred and self.input_key() in ("memory", "shape"):
-            self._select_input(preferred)
+        # A trained model first reads the kind of data it was trained on; other inputs stay one click away.
+        self._select_input("memory" if self.trained.task.startswith("rnn_memory") else "shape")
         self.rebuild(new_cell=True)
 
     def _select_input(self, key: str) -> None:
@@ -651,7 +648,7 @@ class RNNPanel(Panel):
         if self.t >= self._last():
             self.set_step(0)
         self.timer.start(int(1000 / self.speed_combo.currentData()))
-        self.play_button.setText("⏸ Pause")
+        self.play_button.setText("❚❚ Pause")
 
     def stop(self) -> None:
         self.timer.stop()

@@ -147,6 +147,7 @@ class WeightsPage(QWidget):
         self.u_editor.edited.connect(lambda m: self._apply("U", m))
         self.b_editor.edited.connect(lambda m: self._apply("b", m))
         self.cell = None
+        self._applying = False
 
     def set_cell(self, cell, edited: bool) -> None:
         from explorer.engine.rnn import GATE_MEANINGS
@@ -166,7 +167,8 @@ class WeightsPage(QWidget):
             ("edited: the trace uses your weights" if edited else "the model's own weights")
             + f" · W {cell.weight_ih.shape[0]}×{cell.input_size}, U {cell.weight_hh.shape[0]}×{cell.hidden_size}"
         )
-        self._show_block()
+        if not self._applying:  # the editors already show an edit being applied (and may be mid-drag)
+            self._show_block()
 
     def _rows(self) -> slice:
         H = self.cell.hidden_size
@@ -215,7 +217,11 @@ class WeightsPage(QWidget):
             U[rows] = matrix
         else:
             b_ih[rows], b_hh[rows] = matrix[0], matrix[1]
-        self.edited.emit(W, U, b_ih, b_hh)
+        self._applying = True
+        try:
+            self.edited.emit(W, U, b_ih, b_hh)
+        finally:
+            self._applying = False
 
     def apply_theme(self) -> None:
         for widget in (self.w_editor, self.u_editor, self.b_editor, self.w_map, self.u_map):
