@@ -170,8 +170,14 @@ def test_editing_weights_reruns_the_sequence(panel):
     expected = panel.cell.trace(panel.sequence.values).hidden
     np.testing.assert_allclose(panel.trace.hidden, expected)
     assert not np.allclose(panel.trace.hidden, base.trace(panel.sequence.values).hidden)
+    # scrubbing one cell (what a drag or wheel turn does) re-runs at every step of the drag
+    for value in (0.5, 0.75, 1.0):
+        assert editor.apply_value(2, 3, value)
+        assert panel.cell.weight_hh[2, 3] == value and editor.matrix()[2, 3] == value
+    np.testing.assert_allclose(panel.trace.hidden, panel.cell.trace(panel.sequence.values).hidden)
     panel.weights_page.reset.click()
     assert panel.cell is base and not panel.edited
+    np.testing.assert_allclose(editor.matrix(), base.weight_hh)
 
 
 def test_long_range_plot_compares_rnn_lstm_gru(panel, qtbot, wait_for_tasks):
