@@ -418,7 +418,7 @@ def time_weights(T: int) -> torch.Tensor:
 __all__ = [
     "BUNDLED", "FrameCNN", "LoadedModel", "VideoClassifier", "VideoModelError", "VideoTrace",
     "accuracy_on_fresh_clips", "analyse", "build", "frame_importance", "load", "recurrent_step",
-    "run_recurrent_stepwise", "time_weights", "to_model_frames",
+    "read_and_analyse", "run_recurrent_stepwise", "time_weights", "to_model_frames",
 ]
 
 
