@@ -132,3 +132,16 @@ def test_cancel_keeps_the_previous_clip(panel, tmp_path, qtbot, wait_for_tasks):
     wait_for_tasks(60_000)
     assert panel.clip is before and not errors.MESSAGES
     assert not panel.progress.isVisible() and not panel.cancel_button.isVisible()
+
+
+def test_theme_switch_restyles_the_marks(panel, qapp):
+    from explorer.ui import theme
+
+    theme.apply_theme(qapp, "dark")
+    try:
+        panel.context.themeChanged.emit("dark")
+        dark = theme.colors("dark").highlight.lower()
+        assert panel.hidden_map._highlights[0].pen().color().name() == dark
+        assert panel.belief.cursor.pen.color().name() == dark
+    finally:
+        theme.apply_theme(qapp, "light")

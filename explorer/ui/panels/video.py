@@ -219,10 +219,7 @@ class VideoPanel(Panel):
 
     def on_theme_changed(self, theme: str) -> None:
         for view in (self.feature_map, self.hidden_map, self.attention_map):
-            view._apply_cmap()
             view.apply_theme()
-            if self.trace is not None:
-                view.set_data(view.values, row_labels=view.row_labels, col_labels=view.col_labels)
         self.belief.apply_theme()
         self.importance.apply_theme()
         if self.trace is not None:
