@@ -218,6 +218,11 @@ def train(
     config.validate()
     if config.threads:
         torch.set_num_threads(config.threads)
+    # Gated cells initialised to keep their state (GRU update bias 4) make gradients
+    # underflow into denormal floats, which the CPU handles ~10× slower (measured:
+    # 30 GRU steps 24 s → 3.5 s). Flushing them to zero changes no result we report.
+    # The flag is per thread, so it is set here, in the thread that trains.
+    torch.set_flush_denormal(True)
     generator = seed_everything(config.seed)
     if model is None:
         model = task.build_model()

@@ -264,6 +264,7 @@ class TrainingPanel(Panel):
             snapshot_every=self.snapshot_every.value(),
             report_every=max(1, min(entry.defaults.report_every, self.steps.value() // 20 or 1)),
             warmup_steps=min(entry.defaults.warmup_steps, self.steps.value()),
+            threads=None,  # the scripts pin 1 thread; in the app torch keeps the app's setting
         )
         config.validate()
         return config
