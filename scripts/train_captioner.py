@@ -32,7 +32,7 @@ OUT = Path(__file__).resolve().parent.parent / "resources" / "models"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["attention", "classic"], help="train one model only")
+    parser.add_argument("--only", choices=["attention", "attention_boxes", "classic"], help="train one model only")
     parser.add_argument("--steps", type=int, help="override the number of steps (for quick tries)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
     parser.add_argument("--eval-scenes", type=int, default=1000, help="fresh test scenes to measure on")
@@ -40,7 +40,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
-    kinds = [args.only] if args.only else ["attention", "classic"]
+    kinds = [args.only] if args.only else ["attention", "attention_boxes", "classic"]
     for kind in kinds:
         key = f"caption_{kind}"
         task = TRAIN_TASKS[key]()

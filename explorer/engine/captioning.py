@@ -35,6 +35,7 @@ from explorer.engine.checkpoints import CheckpointError, load_config, load_state
 #: Bundled captioners: name → (file in resources/models, title).
 BUNDLED: dict[str, tuple[str, str]] = {
     "attention": ("caption_attention.safetensors", "Attention decoder (Show, Attend and Tell)"),
+    "attention_boxes": ("caption_attention_boxes.safetensors", "Attention decoder, attention taught from boxes"),
     "classic": ("caption_classic.safetensors", "Classic CNN→RNN decoder"),
 }
 
@@ -185,8 +186,9 @@ class SceneCaptioner(Captioner):
         if self.kind == "attention":
             supervised = bool(config.get("model", {}).get("attention_supervision", 0))
             self.attention_note = (
-                "Attention trained with box supervision from the scene generator." if supervised
-                else "Attention learned without supervision: only the captions were given in training."
+                "These maps were TAUGHT: in training, the scene generator's boxes told the attention where each "
+                "named object is (box supervision)." if supervised
+                else "These maps were learned without supervision: training gave only the captions, never where the objects are."
             )
 
     @property

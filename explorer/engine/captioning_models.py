@@ -72,11 +72,21 @@ class ModelConfig:
     #: "current": attention queried from the state after reading the previous word;
     #: "previous": from the state before it, as in the paper (its glimpse then enters the LSTM).
     query: str = "current"
+    #: What the LSTM is fed back from its last glimpse: "context" (the gated context ẑ, as in the paper)
+    #: or "where" (only the attention-weighted x, y of the glimpse: it remembers where it looked, not
+    #: what it saw, so every colour and shape must be read when its word is due).
+    feed: str = "context"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
+
+
+def _conv(cin: int, cout: int, kernel: int, stride: int = 1) -> list[nn.Module]:
+    """Convolution, batch norm, ReLU: batch norm keeps the features at unit scale, which the
+    attention scores need from the first step (without it training sat at the blind baseline)."""
+    return [nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
 
 
 class Encoder(nn.Module):
@@ -86,12 +96,12 @@ class Encoder(nn.Module):
         super().__init__()
         self.coords = coords
         self.body = nn.Sequential(  # receptive field 25 px, stride 8
-            nn.Conv2d(3, 24, 5, stride=2, padding=2), nn.ReLU(),  # /2
-            nn.Conv2d(24, 48, 3, stride=2, padding=1), nn.ReLU(),  # /4
-            nn.Conv2d(48, 48, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(48, 64, 3, stride=2, padding=1), nn.ReLU(),  # /8
+            *_conv(3, 24, 5, stride=2),  # /2
+            *_conv(24, 48, 3, stride=2),  # /4
+            *_conv(48, 48, 3),
+            *_conv(48, 64, 3, stride=2),  # /8
         )
-        self.project = nn.Conv2d(64 + (2 if coords else 0), channels, 1)
+        self.project = nn.Sequential(*_conv(64 + (2 if coords else 0), channels, 1))
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         x = self.body(pixels)  # (B, 64, g, g)
@@ -101,7 +111,7 @@ class Encoder(nn.Module):
             gy, gx = torch.meshgrid(ramp, ramp, indexing="ij")  # (g, g)
             grid = torch.stack([gx, gy]).expand(b, 2, g, g)
             x = torch.cat([x, grid], dim=1)  # (B, 66, g, g)
-        x = F.relu(self.project(x))  # (B, D, g, g)
+        x = self.project(x)  # (B, D, g, g)
         return x.flatten(2).transpose(1, 2)  # (B, g·g, D)
 
 
@@ -129,7 +139,7 @@ class AttentionCaptioner(nn.Module):
         self.config = c
         self.encoder = Encoder(c.channels, c.coords)
         self.embed = nn.Embedding(c.vocab_size, c.embed)
-        self.lstm = nn.LSTMCell(c.embed + c.channels, c.hidden)
+        self.lstm = nn.LSTMCell(c.embed + (2 if c.feed == "where" else c.channels), c.hidden)
         self.attention = AdditiveAttention(c.channels, c.hidden, c.attention_dim)
         self.beta_gate = nn.Linear(c.hidden, 1)
         self.h0 = nn.Parameter(torch.zeros(c.hidden))
@@ -156,7 +166,7 @@ class AttentionCaptioner(nn.Module):
             "projected": self.attention.feature(features),  # (B, N, A)
             "h": h.contiguous(),
             "c": c.contiguous(),
-            "z": features.new_zeros(b, self.config.channels),  # previous context, fed back in
+            "z": features.new_zeros(b, 2 if self.config.feed == "where" else self.config.channels),  # fed back in
         }
 
     def step(self, prev: torch.Tensor, state: dict[str, torch.Tensor]):
@@ -164,13 +174,23 @@ class AttentionCaptioner(nn.Module):
         e = self.embed(prev)  # (B, E)
         if self.config.query == "previous":
             alpha, beta, z = self._glimpse(state["h"], state)
-            h, c = self.lstm(torch.cat([e, z], dim=1), (state["h"], state["c"]))  # (B, H)
+            fed_now = self._where(alpha) if self.config.feed == "where" else z
+            h, c = self.lstm(torch.cat([e, fed_now], dim=1), (state["h"], state["c"]))  # (B, H)
         else:
             h, c = self.lstm(torch.cat([e, state["z"]], dim=1), (state["h"], state["c"]))  # (B, H)
             alpha, beta, z = self._glimpse(h, state)
         logits = self.out(torch.tanh(e + self.out_h(h) + self.out_z(z)))  # (B, V)
-        new_state = {**state, "h": h, "c": c, "z": z}
+        fed = self._where(alpha) if self.config.feed == "where" else z
+        new_state = {**state, "h": h, "c": c, "z": fed}
         return torch.log_softmax(logits, dim=-1), new_state, alpha, beta
+
+    def _where(self, alpha: torch.Tensor) -> torch.Tensor:
+        """Attention-weighted (x, y) of the glimpse in [-1, 1]: (B, 2)."""
+        g = int(round(alpha.shape[1] ** 0.5))
+        ramp = torch.linspace(-1, 1, g, device=alpha.device)
+        gy, gx = torch.meshgrid(ramp, ramp, indexing="ij")
+        coords = torch.stack([gx.flatten(), gy.flatten()], dim=1)  # (N, 2)
+        return alpha @ coords  # (B, 2)
 
     def _glimpse(self, h: torch.Tensor, state: dict[str, torch.Tensor]):
         """Where to look (α (B, N)), how much to let in (β (B,)) and the gated context ẑ (B, D)."""

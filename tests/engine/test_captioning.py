@@ -145,3 +145,27 @@ def test_bundled_models_load_and_caption_a_scene(name):
     trace = captioner.caption(scene.image, beam_size=3)
     assert trace.words and trace.score <= 0
     assert captioner.metrics["exact_match"] > 0.5
+
+
+@pytest.mark.parametrize("name", ["attention", "attention_boxes"])
+def test_bundled_pointing_on_fresh_scenes_reaches_the_published_figures(name):
+    """Fresh scenes (a part of the test stream the training script did not measure on), 5-point margin."""
+    from explorer.engine.captioning_metrics import evaluate
+
+    captioner = load(name)
+    published = captioner.metrics
+    figures = evaluate(captioner.model, captioner.vocab, 200, split="test", start=500_000)
+    assert figures["exact_match"] >= published["exact_match"] - 0.05
+    assert figures["pointing"] >= published["pointing"] - 0.05
+    assert figures["pointing_colour"] >= published["pointing_colour"] - 0.07
+    assert figures["pointing_shape"] >= published["pointing_shape"] - 0.07
+
+
+def test_bundled_classic_has_no_maps_and_its_figures_hold():
+    from explorer.engine.captioning_metrics import evaluate
+
+    captioner = load("classic")
+    trace = captioner.caption(scenes.generate(5).image, beam_size=2)
+    assert trace.alphas is None and trace.betas is None and not captioner.has_attention
+    figures = evaluate(captioner.model, captioner.vocab, 200, split="test", start=500_000)
+    assert figures["exact_match"] >= captioner.metrics["exact_match"] - 0.07
