@@ -1,19 +1,44 @@
-"""The one loop drives every registered task's loss down on a short run (no convergence)."""
+"""The one loop drives every registered task's loss down on a short run (no convergence).
+
+A short run on fresh batches is mostly noise (the memory task sits at chance for
+hundreds of steps), so each task is trained on one fixed batch of its own data:
+the loop, the model and the loss are wired right if the loss on it falls quickly.
+"""
 
 from __future__ import annotations
 
-import statistics
-
 import pytest
+import torch
 
 from explorer.engine.tasks import available_tasks
-from explorer.engine.train import train
+from explorer.engine.train import TrainTask, train
 
 TASKS = available_tasks()
 
 
+class OneBatch(TrainTask):
+    """The wrapped task, always showing the same batch (drawn once, seeded)."""
+
+    def __init__(self, task: TrainTask, batch_size: int) -> None:
+        self.task = task
+        self.name = task.name
+        self.batch = task.sample(batch_size, torch.Generator().manual_seed(123))
+
+    def build_model(self):
+        return self.task.build_model()
+
+    def sample(self, batch_size, generator):
+        return self.batch
+
+    def loss(self, model, batch):
+        return self.task.loss(model, batch)
+
+    def param_groups(self, model, weight_decay):
+        return self.task.param_groups(model, weight_decay)
+
+
 def test_tasks_are_registered():
-    assert TASKS, "no training task is registered"
+    assert {entry.panel for entry in TASKS.values()} >= {"rnn", "vit", "captioning", "video"}
     for entry in TASKS.values():
         entry.defaults.validate()
 
@@ -22,10 +47,10 @@ def test_tasks_are_registered():
 def test_loop_drives_loss_down(name):
     entry = TASKS[name]
     config = entry.default_config(
-        steps=40, batch_size=min(entry.defaults.batch_size, 32), report_every=1,
-        warmup_steps=0, schedule="constant", snapshot_every=0, seed=1,
+        steps=25, batch_size=8, report_every=1, warmup_steps=0, schedule="constant",
+        snapshot_every=0, seed=1, threads=None, weight_decay=0.0,
     )
-    result = train(entry.make(), config)
+    result = train(OneBatch(entry.make(), 8), config)
     losses = [p.loss for p in result.history]
     assert result.status == "finished", result.message
-    assert statistics.mean(losses[-8:]) < statistics.mean(losses[:8]), losses
+    assert min(losses[-3:]) < 0.9 * losses[0], losses
