@@ -26,10 +26,10 @@ def test_screenshot_is_a_real_picture_of_the_window(tmp_path, theme):
     stripes[::4] = (250, 30, 30)
     Image.fromarray(stripes).save(image)
     out = tmp_path / "shot.png"
-    result = run_app([str(image), "--panel", "captioning", "--theme", theme, "--screenshot", str(out), "--size", "1100x700"], tmp_path)
+    result = run_app([str(image), "--panel", "captioning", "--theme", theme, "--screenshot", str(out), "--size", "1280x720"], tmp_path)
     assert result.returncode == 0, result.stderr
     shot = np.asarray(Image.open(out).convert("RGB"))
-    assert shot.shape == (700, 1100, 3)
+    assert shot.shape == (720, 1280, 3)
     assert shot.std() > 10, "the screenshot is blank"
     # the loaded image's red stripes show in the sidebar thumbnail
     assert ((shot[..., 0] > 200) & (shot[..., 1] < 80)).sum() > 50
