@@ -17,6 +17,13 @@ Design choices (measured; see README and CALIBRATION.md):
 - Attention is queried from the *current* LSTM state (after it has read the
   previous word), so "red" just emitted can steer the next glimpse to the red
   object when the shape word is due.
+- With ``feed="where"`` (the bundled model) the LSTM is fed back only *where*
+  it looked (the attention-weighted x, y), not what it saw: what a colour or
+  shape word needs has to come from the glimpse taken when that word is due.
+  Measured on 1000 fresh scenes, pointing colour / shape words: paper's
+  feedback of the whole context (``"context"``) 96 % / 42 % (the shape had
+  already been read at the colour step); ``"where"`` 68 % / 91 %; only the
+  peak cell's x, y (``"peak"``) 72 % / 75 %.
 """
 
 from __future__ import annotations
@@ -139,7 +146,7 @@ class AttentionCaptioner(nn.Module):
         self.config = c
         self.encoder = Encoder(c.channels, c.coords)
         self.embed = nn.Embedding(c.vocab_size, c.embed)
-        self.lstm = nn.LSTMCell(c.embed + (2 if c.feed == "where" else c.channels), c.hidden)
+        self.lstm = nn.LSTMCell(c.embed + (2 if c.feed in ("where", "peak") else c.channels), c.hidden)
         self.attention = AdditiveAttention(c.channels, c.hidden, c.attention_dim)
         self.beta_gate = nn.Linear(c.hidden, 1)
         self.h0 = nn.Parameter(torch.zeros(c.hidden))
@@ -166,7 +173,7 @@ class AttentionCaptioner(nn.Module):
             "projected": self.attention.feature(features),  # (B, N, A)
             "h": h.contiguous(),
             "c": c.contiguous(),
-            "z": features.new_zeros(b, 2 if self.config.feed == "where" else self.config.channels),  # fed back in
+            "z": features.new_zeros(b, 2 if self.config.feed in ("where", "peak") else self.config.channels),  # fed back in
         }
 
     def step(self, prev: torch.Tensor, state: dict[str, torch.Tensor]):
@@ -174,22 +181,26 @@ class AttentionCaptioner(nn.Module):
         e = self.embed(prev)  # (B, E)
         if self.config.query == "previous":
             alpha, beta, z = self._glimpse(state["h"], state)
-            fed_now = self._where(alpha) if self.config.feed == "where" else z
+            fed_now = self._where(alpha) if self.config.feed in ("where", "peak") else z
             h, c = self.lstm(torch.cat([e, fed_now], dim=1), (state["h"], state["c"]))  # (B, H)
         else:
             h, c = self.lstm(torch.cat([e, state["z"]], dim=1), (state["h"], state["c"]))  # (B, H)
             alpha, beta, z = self._glimpse(h, state)
         logits = self.out(torch.tanh(e + self.out_h(h) + self.out_z(z)))  # (B, V)
-        fed = self._where(alpha) if self.config.feed == "where" else z
+        fed = self._where(alpha) if self.config.feed in ("where", "peak") else z
         new_state = {**state, "h": h, "c": c, "z": fed}
         return torch.log_softmax(logits, dim=-1), new_state, alpha, beta
 
     def _where(self, alpha: torch.Tensor) -> torch.Tensor:
-        """Attention-weighted (x, y) of the glimpse in [-1, 1]: (B, 2)."""
+        """(x, y) in [-1, 1] of the glimpse, (B, 2): attention-weighted ("where"), or of the
+        peak cell with no gradient ("peak"), which leaves no room to smuggle what was seen
+        through the fine detail of where the weight went."""
         g = int(round(alpha.shape[1] ** 0.5))
         ramp = torch.linspace(-1, 1, g, device=alpha.device)
         gy, gx = torch.meshgrid(ramp, ramp, indexing="ij")
         coords = torch.stack([gx.flatten(), gy.flatten()], dim=1)  # (N, 2)
+        if self.config.feed == "peak":
+            return coords[alpha.argmax(dim=1)]  # (B, 2)
         return alpha @ coords  # (B, 2)
 
     def _glimpse(self, h: torch.Tensor, state: dict[str, torch.Tensor]):

@@ -144,7 +144,7 @@ def test_bundled_models_load_and_caption_a_scene(name):
     scene = scenes.generate(scenes.split_seed("test", 123_456), size=256)
     trace = captioner.caption(scene.image, beam_size=3)
     assert trace.words and trace.score <= 0
-    assert captioner.metrics["exact_match"] > 0.5
+    assert captioner.metrics["bleu4"] > 0.25 and captioner.metrics["scenes"] >= 1000
 
 
 @pytest.mark.parametrize("name", ["attention", "attention_boxes"])

@@ -89,3 +89,14 @@ def test_export_figure_writes_a_png_with_a_tile_per_word(panel, tmp_path):
     assert image.width > 300 and image.height > 150
     panel.tabs.setCurrentIndex(1)
     assert panel.figure_label.pixmap() is not None and not panel.figure_label.pixmap().isNull()
+
+
+def test_a_model_retrained_in_the_training_panel_is_shown(panel, tmp_path, wait_for_tasks):
+    from explorer.engine.captioning import bundled_path
+
+    path = tmp_path / "retrained.safetensors"
+    path.write_bytes(bundled_path("attention_boxes").read_bytes())
+    panel.context.modelTrained.emit("caption_attention_boxes", "captioning", str(path))
+    wait_for_tasks()
+    assert panel.main.name == "retrained" and "Opened · retrained" in panel.model_combo.currentText()
+    assert "TAUGHT" in panel.attention_note.text()

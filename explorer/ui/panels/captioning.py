@@ -578,6 +578,19 @@ class CaptioningPanel(Panel):
         self.model_combo.setCurrentIndex(max(index, 0))
         self.model_combo.blockSignals(False)
 
+    def on_model_trained(self, task: str, path: str) -> None:
+        """A captioner retrained in the Training panel: the classic one replaces the classic
+        decoder beside the caption, an attention one becomes the decoder shown."""
+        if task == "caption_classic":
+            run_task(captioning.load, Path(path), on_result=self._classic_opened,
+                     on_error=self._model_failed, description="opening the retrained captioner")
+        else:
+            self.load_model(Path(path))
+
+    def _classic_opened(self, captioner: Captioner) -> None:
+        self.classic = captioner
+        self.run_caption()
+
     def _model_chosen(self, index: int) -> None:
         source = self.model_combo.itemData(index)
         if source is not None and (self.main is None or self.model_combo.itemData(index) != getattr(self.main, "source", None)):
