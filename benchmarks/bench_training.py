@@ -15,6 +15,10 @@ import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from explorer.runtime import configure_numeric_libraries  # noqa: E402
+
+configure_numeric_libraries()  # as the app runs
+
 
 def main() -> None:
     from explorer.engine.tasks import available_tasks
@@ -23,9 +27,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--task", default=next(iter(tasks)), choices=sorted(tasks))
     parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads for the script run (default: torch's)")
     args = parser.parse_args()
     entry = tasks[args.task]
-    config = entry.default_config(steps=args.steps, report_every=10, snapshot_every=0, warmup_steps=0)
+    config = entry.default_config(steps=args.steps, report_every=10, snapshot_every=0, warmup_steps=0, threads=args.threads)
 
     from explorer.engine.train import train
 
@@ -49,11 +54,13 @@ def main() -> None:
     panel.steps.setValue(args.steps)
     panel.snapshot_every.setValue(0)
     gaps: list[float] = []
+    stamps: list[float] = []
     last = [time.perf_counter()]
 
     def tick() -> None:
         now = time.perf_counter()
         gaps.append(now - last[0])
+        stamps.append(now)
         last[0] = now
 
     timer = QTimer()
@@ -65,13 +72,18 @@ def main() -> None:
         app.processEvents()
         time.sleep(0.001)
     timer.stop()
+    t_end = time.perf_counter()
     app_rate = panel.result.samples_per_second
+    worst = sorted(zip(gaps[1:], stamps[1:]), reverse=True)[:3]
+    t_start = stamps[0] if stamps else t_end
     gaps_ms = sorted(g * 1000 for g in gaps[1:])
     print(f"task {args.task}: {args.steps} steps, batch {config.batch_size}, torch threads {__import__('torch').get_num_threads()}")
     print(f"script  {script_rate:9.0f} samples/s")
     print(f"in app  {app_rate:9.0f} samples/s  ({app_rate / script_rate:.1%} of the script)")
     print(f"GUI timer gaps: median {gaps_ms[len(gaps_ms) // 2]:.1f} ms, p99 {gaps_ms[int(len(gaps_ms) * 0.99)]:.1f} ms, "
           f"max {gaps_ms[-1]:.1f} ms (goal: no stall over 50 ms)")
+    print("worst gaps: " + ", ".join(f"{g * 1000:.0f} ms ending {t - t_start:.2f} s after start" for g, t in worst)
+          + f" (run took {t_end - t_start:.2f} s)")
     del panels
 
 

@@ -54,10 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     if headless and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    # The panels' NumPy work is many small matrix-vector products (one RNN step, one
-    # attention edit); OpenBLAS's threads cost more than they save there, about 2× on
-    # 2 cores (benchmarks/bench_rnn.py). Must be set before NumPy is imported.
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    from explorer.runtime import configure_numeric_libraries
+
+    configure_numeric_libraries()  # before numpy and torch are imported
 
     from PyQt6.QtCore import QSettings
     from PyQt6.QtWidgets import QApplication

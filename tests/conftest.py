@@ -6,6 +6,10 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from explorer.runtime import configure_numeric_libraries  # noqa: E402
+
+configure_numeric_libraries()  # as the app runs (before numpy/torch are imported)
+
 import pytest  # noqa: E402
 
 

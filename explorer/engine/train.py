@@ -216,8 +216,22 @@ def train(
     non-finite (the last good weights are restored).
     """
     config.validate()
+    previous_threads = torch.get_num_threads()
     if config.threads:
         torch.set_num_threads(config.threads)
+    try:
+        return _train(task, config, model, callback, control)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _train(
+    task: TrainTask,
+    config: TrainConfig,
+    model: nn.Module | None,
+    callback: Callable[[TrainProgress], None] | None,
+    control: TrainControl | None,
+) -> TrainResult:
     # Gated cells initialised to keep their state (GRU update bias 4) make gradients
     # underflow into denormal floats, which the CPU handles ~10× slower (measured:
     # 30 GRU steps 24 s → 3.5 s). Flushing them to zero changes no result we report.

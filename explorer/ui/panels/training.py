@@ -43,6 +43,9 @@ from explorer.ui.qt_images import array_to_qimage
 from explorer.ui.workers import Task, run_task
 
 POLL_MS = 50
+#: Torch threads for training in the app: None keeps the app's setting. Pinning 1
+#: (as the scripts do) was measured slower here and stalled the GUI no less.
+TRAIN_THREADS = None
 MAX_SNAPSHOTS = 8
 
 
@@ -264,7 +267,7 @@ class TrainingPanel(Panel):
             snapshot_every=self.snapshot_every.value(),
             report_every=max(1, min(entry.defaults.report_every, self.steps.value() // 20 or 1)),
             warmup_steps=min(entry.defaults.warmup_steps, self.steps.value()),
-            threads=None,  # the scripts pin 1 thread; in the app torch keeps the app's setting
+            threads=TRAIN_THREADS,
         )
         config.validate()
         return config
