@@ -23,7 +23,9 @@ Design choices (measured; see README and CALIBRATION.md):
   Measured on 1000 fresh scenes, pointing colour / shape words: paper's
   feedback of the whole context (``"context"``) 96 % / 42 % (the shape had
   already been read at the colour step); ``"where"`` 68 % / 91 %; only the
-  peak cell's x, y (``"peak"``) 72 % / 75 %.
+  peak cell's x, y (``"peak"``) 72 % / 75 %. ``"where"`` plus each cell's own
+  mean colour as extra channels: 93 % / 66 %. The colour words' misses all
+  land in a cell next to the object's box (its receptive field reaches the object).
 """
 
 from __future__ import annotations
