@@ -31,6 +31,7 @@ from PIL import Image
 from explorer.engine.captioning_models import END, ModelConfig, Vocabulary, build, to_pixels
 from explorer.engine.captioning_search import Hypothesis, beam_search, check_beam, greedy
 from explorer.engine.checkpoints import CheckpointError, load_config, load_state_dict
+from explorer.engine.progress import Reporter
 
 #: Bundled captioners: name → (file in resources/models, title).
 BUNDLED: dict[str, tuple[str, str]] = {
@@ -208,8 +209,9 @@ def bundled_path(name: str) -> Path:
     return resource_path("models", BUNDLED[name][0])
 
 
-def load(source: str | Path) -> Captioner:
-    """A captioner from a bundled name (``"attention"``, ``"classic"``), a weight file or a model folder.
+def load(source: str | Path, reporter: Reporter | None = None) -> Captioner:
+    """A captioner from a bundled name (``"attention"``, ``"classic"``), a weight file, a model
+    folder, or a Hugging Face model id (``owner/name``), downloaded with progress when online.
 
     Raises:
         CaptionModelError: the file or folder is not a captioner (or is broken).
@@ -228,12 +230,16 @@ def load(source: str | Path) -> Captioner:
 
         return load_folder(path)
     if not path.exists():
-        if isinstance(source, str) and "/" in source and not source.startswith((".", "/", "~")):
-            raise CaptionModelError(
-                f"{source}: no such folder. Downloading Hugging Face models is not available in this "
-                "version (the app works offline): download the model folder in your own environment "
-                "(e.g. save_pretrained) and open that folder."
-            )
+        from explorer.engine.hub import HubDownloadError, download_folder, looks_like_repo_id
+
+        if isinstance(source, str) and looks_like_repo_id(source):
+            try:
+                folder = download_folder(source, reporter=reporter)
+            except HubDownloadError as exc:
+                raise CaptionModelError(str(exc)) from exc
+            from explorer.engine.captioning_hf import load_folder
+
+            return load_folder(folder)
         raise CaptionModelError(f"{path.name}: no such file or folder.")
     return load_file(path)
 

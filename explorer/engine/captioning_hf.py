@@ -10,8 +10,8 @@ produced the token to the encoder's patch tokens: one layer and head, or the
 mean over all of them (``layer=None`` / ``head=None``). The class token is
 dropped and the rest renormalised, so each map sums to 1 over the patch grid.
 
-Downloading by model id is not offered: the app works offline. Download the
-folder in your own environment and open it.
+A model id (``owner/name``) is downloaded by :mod:`explorer.engine.hub` when
+the user is online, then opened from the cache folder like any other.
 """
 
 from __future__ import annotations

@@ -134,8 +134,7 @@ def test_round_trip_through_a_file_and_wrong_files_are_named(tmp_path):
         load(pickled)
     with pytest.raises(CaptionModelError, match="no such"):
         load(tmp_path / "missing.safetensors")
-    with pytest.raises(CaptionModelError, match="not available"):
-        load("nlpconnect/vit-gpt2-image-captioning")
+    # A model id is downloaded when online: tests/engine/test_hub.py (no network here).
 
 
 @pytest.mark.parametrize("name", list(BUNDLED))

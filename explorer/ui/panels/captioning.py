@@ -46,7 +46,7 @@ from explorer.ui.errors import show_error
 from explorer.ui.panels.base import Panel
 from explorer.ui.panels.captioning_views import WordChips, image_array, overlay, render_figure
 from explorer.ui.qt_images import array_to_qimage
-from explorer.ui.workers import run_task
+from explorer.ui.workers import Task, run_task
 
 SYNTHETIC_NOTE = (
     "The bundled captioners were trained only on generated scenes of coloured shapes: on a photo they can "
@@ -168,8 +168,11 @@ class CaptioningPanel(Panel):
         self.open_file_action.triggered.connect(self.open_model_dialog)
         self.open_folder_action = QAction("Open Hugging Face VisionEncoderDecoder folder…", self)
         self.open_folder_action.triggered.connect(self.open_folder_dialog)
+        self.download_action = QAction("Download from Hugging Face (model id)…", self)
+        self.download_action.triggered.connect(self.download_dialog)
         menu.addAction(self.open_file_action)
         menu.addAction(self.open_folder_action)
+        menu.addAction(self.download_action)
         self.model_button.setMenu(menu)
         bar.addWidget(self.model_button)
         self.head_combo = QComboBox()
@@ -567,9 +570,35 @@ class CaptioningPanel(Panel):
         self.note.setVisible(self.main.synthetic)
 
     # -- models and export -------------------------------------------------------------------
-    def load_model(self, source) -> None:
-        run_task(captioning.load, source, on_result=lambda model: self._model_opened(model, source),
-                 on_error=self._model_failed, description="opening the captioner")
+    def load_model(self, source) -> Task:
+        return run_task(captioning.load, source, on_result=lambda model: self._model_opened(model, source),
+                        on_error=self._model_failed, on_progress=self._load_progress,
+                        description="opening the captioner")
+
+    def _load_progress(self, fraction: float, text: str) -> None:
+        self.context_status(f"{text} ({fraction:.0%})")
+
+    def context_status(self, text: str) -> None:
+        window = self.window()
+        if hasattr(window, "statusBar"):
+            window.statusBar().showMessage(text, 5000)
+
+    def download_dialog(self) -> None:
+        """Ask for a model id, e.g. nlpconnect/vit-gpt2-image-captioning, and fetch it (online only)."""
+        from PyQt6.QtWidgets import QInputDialog, QProgressDialog
+
+        repo_id, ok = QInputDialog.getText(
+            self, "Download a captioner", "Hugging Face VisionEncoderDecoder model id (owner/name):",
+            text="nlpconnect/vit-gpt2-image-captioning",
+        )
+        if not ok or not repo_id.strip():
+            return
+        progress = QProgressDialog(f"Downloading {repo_id.strip()}…", "Cancel", 0, 1000, self)
+        progress.setMinimumDuration(0)
+        task = self.load_model(repo_id.strip())
+        task.progressed.connect(lambda fraction, text: (progress.setValue(int(fraction * 1000)), progress.setLabelText(text)))
+        progress.canceled.connect(task.cancel)
+        task.finished.connect(progress.close)
 
     def _model_failed(self, exc) -> None:
         show_error("Open captioner", exc)
