@@ -67,10 +67,13 @@ def main() -> None:
     timer.setInterval(5)
     timer.timeout.connect(tick)
     timer.start()
+    from PyQt6.QtCore import QEventLoop
+
+    loop = QEventLoop()  # the app's own event loop, not a polling loop that would steal the GIL
     panel.start_training()
-    while panel.worker is not None:
-        app.processEvents()
-        time.sleep(0.001)
+    panel.worker.finished.connect(loop.quit)
+    loop.exec()
+    app.processEvents()
     timer.stop()
     t_end = time.perf_counter()
     app_rate = panel.result.samples_per_second

@@ -339,6 +339,24 @@ def save_trained(path: str | Path, task: TrainTask, result: TrainResult, extra: 
     return save_model(path, result.model.state_dict(), config)
 
 
+def train_and_save(
+    task: TrainTask,
+    config: TrainConfig,
+    path: str | Path,
+    *,
+    callback: Callable[[TrainProgress], None] | None = None,
+    control: TrainControl | None = None,
+    extra: dict[str, Any] | None = None,
+) -> tuple[TrainResult, Path | None]:
+    """:func:`train`, then :func:`save_trained` if any step was done (``None`` otherwise).
+
+    One job for a worker thread, so writing the weights does not stall the GUI either.
+    """
+    result = train(task, config, callback=callback, control=control)
+    saved = save_trained(path, task, result, extra=extra) if result.steps_done > 0 else None
+    return result, saved
+
+
 def print_progress(progress: TrainProgress) -> None:
     """A callback for scripts: one line per report."""
     print(
