@@ -15,9 +15,10 @@ import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from explorer.runtime import configure_numeric_libraries  # noqa: E402
+from explorer.runtime import configure_numeric_libraries, share_interpreter_with_gui  # noqa: E402
 
 configure_numeric_libraries()  # as the app runs
+share_interpreter_with_gui()
 
 
 def main() -> None:

@@ -54,9 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     if headless and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from explorer.runtime import configure_numeric_libraries
+    from explorer.runtime import configure_numeric_libraries, share_interpreter_with_gui
 
     configure_numeric_libraries()  # before numpy and torch are imported
+    share_interpreter_with_gui()
 
     from PyQt6.QtCore import QSettings
     from PyQt6.QtWidgets import QApplication

@@ -12,11 +12,18 @@ with one busy elsewhere):
   they save, about 2× (benchmarks/bench_rnn.py).
 
 A value the user has already set is kept.
+
+:func:`share_interpreter_with_gui` shortens Python's thread switch interval: a
+worker thread (training, inference) holding the GIL makes the GUI thread wait up
+to the interval each time it needs the GIL back, and a plot redraw needs it
+dozens of times. With the default 5 ms the Training panel's event loop stalled
+50–65 ms; with 1 ms, 24–30 ms (benchmarks/bench_training.py).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 
 SETTINGS = {"OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_NUM_THREADS": "1"}
 
@@ -25,3 +32,12 @@ def configure_numeric_libraries() -> None:
     """Apply :data:`SETTINGS` (call before importing numpy or torch)."""
     for key, value in SETTINGS.items():
         os.environ.setdefault(key, value)
+
+
+#: Seconds a thread may hold the GIL before it is asked to hand it over (Python's default 0.005).
+GUI_SWITCH_INTERVAL = 0.001
+
+
+def share_interpreter_with_gui() -> None:
+    """Let the GUI thread get the GIL back quickly from busy worker threads."""
+    sys.setswitchinterval(GUI_SWITCH_INTERVAL)
