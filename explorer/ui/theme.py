@@ -105,6 +105,18 @@ def set_zoom(app: QApplication, zoom: float, base_point_size: float) -> None:
     app.setFont(font)
 
 
+def style_plot(plot, sides: tuple[str, ...] = ("left", "bottom")) -> None:
+    """Give a pyqtgraph PlotWidget (or PlotItem) the current theme's background and axis colours."""
+    c = colors()
+    if hasattr(plot, "setBackground"):
+        plot.setBackground(c.plot_bg)
+    item = plot.getPlotItem() if hasattr(plot, "getPlotItem") else plot
+    for side in sides:
+        axis = item.getAxis(side)
+        axis.setPen(c.plot_fg)
+        axis.setTextPen(c.plot_fg)
+
+
 # -- colour maps -------------------------------------------------------------------------------
 def diverging_cmap() -> pg.ColorMap:
     """Blue (negative) — white/grey (0) — red (positive), for signed values."""

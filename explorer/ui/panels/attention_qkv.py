@@ -147,10 +147,7 @@ class WeightBars(pg.PlotWidget):
 
     def apply_theme(self) -> None:
         c = theme.colors()
-        self.setBackground(c.plot_bg)
-        for side in ("left", "bottom"):
-            self.getAxis(side).setPen(c.plot_fg)
-            self.getAxis(side).setTextPen(c.plot_fg)
+        theme.style_plot(self)
         self.bars.setOpts(brush=c.accent)
         self.hot_bar.setOpts(brush=c.highlight)
 

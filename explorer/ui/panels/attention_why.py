@@ -180,10 +180,7 @@ class WhyScaleView(QWidget):
     def apply_theme(self) -> None:
         c = theme.colors()
         for plot in (self.spread_plot, self.entropy_plot, self.example_plot):
-            plot.setBackground(c.plot_bg)
-            for side in ("left", "bottom"):
-                plot.getAxis(side).setPen(c.plot_fg)
-                plot.getAxis(side).setTextPen(c.plot_fg)
+            theme.style_plot(plot)
             plot.getPlotItem().titleLabel.setText(plot.getPlotItem().titleLabel.text, color=c.plot_fg)
         for line in self.markers:
             line.setPen(pg.mkPen(c.highlight, width=2))

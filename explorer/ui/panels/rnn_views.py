@@ -30,15 +30,7 @@ def plot_widget(min_height: int = 80) -> pg.PlotWidget:
     return widget
 
 
-def style_plot(plot, sides=("left", "bottom")) -> None:
-    c = theme.colors()
-    if hasattr(plot, "setBackground"):
-        plot.setBackground(c.plot_bg)
-    item = plot.getPlotItem() if hasattr(plot, "getPlotItem") else plot
-    for side in sides:
-        axis = item.getAxis(side)
-        axis.setPen(c.plot_fg)
-        axis.setTextPen(c.plot_fg)
+style_plot = theme.style_plot  # kept for rnn_pages' import
 
 
 def bold_label(text: str) -> QLabel:

@@ -430,4 +430,6 @@ class TrainingPanel(Panel):
     def on_theme_changed(self, name: str) -> None:
         c = theme.colors()
         self.curves.setBackground(c.plot_bg)
+        for plot in (self.loss_plot, self.acc_plot):
+            theme.style_plot(plot)
         self.loss_curve.setPen(pg.mkPen(c.accent, width=2))

@@ -164,13 +164,8 @@ class BeliefPlot(QWidget):
         self.readout.setText("<br>".join(lines))
 
     def apply_theme(self) -> None:
-        c = theme.colors()
-        self.plot.setBackground(c.plot_bg)
-        for side in ("left", "bottom"):
-            axis = self.plot.getAxis(side)
-            axis.setPen(c.plot_fg)
-            axis.setTextPen(c.plot_fg)
-        self.cursor.setPen(pg.mkPen(c.highlight, width=2.5))
+        theme.style_plot(self.plot)
+        self.cursor.setPen(pg.mkPen(theme.colors().highlight, width=2.5))
 
 
 class ImportanceBars(QWidget):
@@ -223,10 +218,5 @@ class ImportanceBars(QWidget):
         self.plot.addItem(self.bars)
 
     def apply_theme(self) -> None:
-        c = theme.colors()
-        self.plot.setBackground(c.plot_bg)
-        for side in ("left", "bottom"):
-            axis = self.plot.getAxis(side)
-            axis.setPen(c.plot_fg)
-            axis.setTextPen(c.plot_fg)
+        theme.style_plot(self.plot)
         self._draw()

@@ -348,9 +348,5 @@ class Heatmap(QWidget):
 
     def apply_theme(self) -> None:
         """Re-read the theme's plot colours (call on ``themeChanged``)."""
-        c = theme.colors()
-        self.graphics.setBackground(c.plot_bg)
-        for side in ("left", "top"):
-            axis = self.plot.getAxis(side)
-            axis.setPen(c.plot_fg)
-            axis.setTextPen(c.plot_fg)
+        self.graphics.setBackground(theme.colors().plot_bg)
+        theme.style_plot(self.plot, ("left", "top"))
