@@ -41,7 +41,6 @@ def main() -> None:
     from PyQt6.QtCore import QTimer
     from PyQt6.QtWidgets import QApplication
 
-    from explorer.ui import panels
     from explorer.ui.context import AppContext
     from explorer.ui.panels import training
     from explorer.ui.theme import apply_theme
@@ -88,7 +87,6 @@ def main() -> None:
           f"max {gaps_ms[-1]:.1f} ms (goal: no stall over 50 ms)")
     print("worst gaps: " + ", ".join(f"{g * 1000:.0f} ms ending {t - t_start:.2f} s after start" for g, t in worst)
           + f" (run took {t_end - t_start:.2f} s)")
-    del panels
 
 
 if __name__ == "__main__":

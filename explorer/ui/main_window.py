@@ -389,8 +389,6 @@ class MainWindow(QMainWindow):
         )
 
     def show_about(self) -> None:
-        if self.engine.is_ready:
-            importlib.import_module("torch")
         QMessageBox.about(self, f"About {APPLICATION}", self.about_text())
 
     def set_theme(self, name: str) -> None:

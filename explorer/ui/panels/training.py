@@ -133,7 +133,6 @@ class TrainingPanel(Panel):
         self.saved_path: Path | None = None
         self.progress_queue: queue.Queue[TrainProgress] = queue.Queue()
         self.history: list[TrainProgress] = []
-        self.started_at = 0.0
 
         # -- settings column ---------------------------------------------------------------
         self.task_combo = QComboBox()
@@ -299,7 +298,6 @@ class TrainingPanel(Panel):
         self.acc_curve.setData([], [])
         self.progress_bar.setValue(0)
         self.control = TrainControl()
-        self.started_at = time.perf_counter()
         self.status.setText(f"Building the model and starting {config.steps} steps…")
         path = trained_models_dir() / f"{self.entry.name}-{time.strftime('%Y%m%d-%H%M%S')}.safetensors"
         self.worker = run_task(
