@@ -57,7 +57,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     app = QApplication.instance() or QApplication([])
     from explorer.ui.context import AppContext
-    from explorer.ui.panels.attention import AttentionPanel
+    from explorer.ui.panels.attention.panel import AttentionPanel
     from explorer.ui.theme import apply_theme
 
     apply_theme(app, "light")
@@ -106,7 +106,7 @@ def main() -> None:
     report("frame", measure(app.processEvents))
     report("repaint", measure(lambda: (panel.repaint(), app.processEvents())))
     engine = []
-    from explorer.engine.attention import attend
+    from explorer.engine.attention.core import attend
 
     q, k, v = (e.matrix() for e in editors)
     for _ in range(200):

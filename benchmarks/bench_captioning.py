@@ -21,8 +21,9 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from explorer.assets import sample_image_paths  # noqa: E402
-from explorer.engine import captioning, scenes  # noqa: E402
-from explorer.engine.images import load_image  # noqa: E402
+from explorer.engine import captioning
+from explorer.engine.infra import scenes
+from explorer.engine.infra.images import load_image
 
 
 def timed(fn, repeats: int) -> tuple[float, float]:

@@ -39,7 +39,8 @@ def timed(fn):
 def bench_trace(repeats: int) -> None:
     import numpy as np
 
-    from explorer.engine.rnn import KINDS, random_cell
+    from explorer.engine.rnn.cells import random_cell
+    from explorer.engine.rnn.update import KINDS
 
     x = np.random.default_rng(0).standard_normal((1000, 64))
     print("full trace, T = 1000, H = 256, input 64 (float64):")
@@ -56,9 +57,9 @@ def bench_slider(moves: int, width: int, height: int) -> None:
     from PyQt6.QtWidgets import QApplication
 
     from explorer.assets import sample_image_paths
-    from explorer.engine.images import load_image
+    from explorer.engine.infra.images import load_image
     from explorer.ui.context import AppContext
-    from explorer.ui.panels.rnn import RNNPanel
+    from explorer.ui.panels.rnn.panel import RNNPanel
     from explorer.ui.theme import apply_theme
     from explorer.ui.workers import active_tasks
 

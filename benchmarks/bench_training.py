@@ -22,7 +22,7 @@ share_interpreter_with_gui()
 
 
 def main() -> None:
-    from explorer.engine.tasks import available_tasks
+    from explorer.engine.training.registry import available_tasks
 
     tasks = available_tasks()
     parser = argparse.ArgumentParser(description=__doc__)
@@ -33,7 +33,7 @@ def main() -> None:
     entry = tasks[args.task]
     config = entry.default_config(steps=args.steps, report_every=10, snapshot_every=0, warmup_steps=0, threads=args.threads)
 
-    from explorer.engine.train import train
+    from explorer.engine.training.loop import train
 
     script = train(entry.make(), config)
     script_rate = script.samples_per_second
@@ -42,7 +42,7 @@ def main() -> None:
     from PyQt6.QtWidgets import QApplication
 
     from explorer.ui.context import AppContext
-    from explorer.ui.panels import training
+    from explorer.ui.panels.training import panel as training
     from explorer.ui.theme import apply_theme
 
     app = QApplication.instance() or QApplication([])

@@ -22,7 +22,7 @@ import torch
 
 
 def write_test_clip(path: Path, frames: int = 300, width: int = 854, height: int = 480, fps: int = 30, crf: int = 20) -> Path:
-    from explorer.engine.video_io import write_video
+    from explorer.engine.video.writing import write_video
 
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:height, 0:width]
@@ -46,8 +46,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    from explorer.engine.video import analyse, load
-    from explorer.engine.video_io import read_clip
+    from explorer.engine.video.analysis import analyse
+    from explorer.engine.video.io import read_clip
+    from explorer.engine.video.models import load
 
     loaded = load("video_gru")
     with tempfile.TemporaryDirectory() as folder:

@@ -1,7 +1,7 @@
 """Traced ViT forward (every attention map kept) vs a plain forward through nn.MultiheadAttention.
 
 Same ViT-B/16 weights (random init) at 224 px, one image. The plain model is
-``explorer.engine.vit_reference.ReferenceViT`` (torchvision's layout on
+``explorer.engine.vit.reference.ReferenceViT`` (torchvision's layout on
 ``nn.MultiheadAttention`` with ``need_weights=False``, so PyTorch may use its
 fused attention path); the traced one is what the app runs
 (``LoadedViT.trace``). Runs alternate A, B, A, B … so machine load hits both
@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from explorer.engine.vit import LoadedViT  # noqa: E402
-from explorer.engine.vit_loaders import build, infer_config, to_timm_layout  # noqa: E402
-from explorer.engine.vit_reference import ReferenceViT  # noqa: E402
+from explorer.engine.vit.formats import build, infer_config, to_timm_layout
+from explorer.engine.vit.loading import LoadedViT
+from explorer.engine.vit.reference import ReferenceViT
 
 
 def main() -> int:

@@ -23,9 +23,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from explorer.engine.captioning_metrics import evaluate  # noqa: E402
-from explorer.engine.captioning_tasks import TRAIN_DEFAULTS, TRAIN_TASKS  # noqa: E402
-from explorer.engine.train import print_progress, save_trained, train  # noqa: E402
+from explorer.engine.captioning.metrics import evaluate
+from explorer.engine.captioning.tasks import TRAIN_DEFAULTS, TRAIN_TASKS
+from explorer.engine.training.loop import print_progress, save_trained, train
 
 OUT = Path(__file__).resolve().parent.parent / "resources" / "models"
 

@@ -3,7 +3,7 @@
     python scripts/train_rnn.py              # all four, ~1 CPU thread
     python scripts/train_rnn.py --only rnn_memory_lstm
 
-Every model is trained by :func:`explorer.engine.train.train` on freshly
+Every model is trained by :func:`explorer.engine.training.loop.train` on freshly
 generated data (seeds fixed), then measured on FRESH sequences drawn with a
 different seed; those figures are printed and stored in the weight file's
 config metadata (``accuracy_vs_distractors`` / ``test_accuracy``), and the
@@ -18,14 +18,14 @@ from pathlib import Path
 
 import torch
 
-from explorer.engine.rnn_tasks import (
+from explorer.engine.rnn.tasks import (
     MEMORY_EVAL_DISTRACTORS,
     TRAIN_DEFAULTS,
     TRAIN_TASKS,
     memory_accuracy,
     shapes_accuracy,
 )
-from explorer.engine.train import print_progress, save_trained, train
+from explorer.engine.training.loop import print_progress, save_trained, train
 
 OUT = Path(__file__).resolve().parent.parent / "resources" / "models"
 EVAL_SEED = 20_251_129  # never used for training data (training draws from seed 0)

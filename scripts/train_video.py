@@ -3,7 +3,7 @@
     python scripts/train_video.py                 # both, shipped settings
     python scripts/train_video.py --only video_gru --steps 100 --out /tmp/x
 
-Uses the one training loop (explorer.engine.train) on freshly generated
+Uses the one training loop (explorer.engine.training.loop) on freshly generated
 clips, then measures final-frame accuracy on clips from a seed never used in
 training and stores it in the safetensors config (``fresh_accuracy``).
 """
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import torch
 
-from explorer.engine.train import print_progress, save_trained, train
-from explorer.engine.video import accuracy_on_fresh_clips
-from explorer.engine.video_tasks import TRAIN_DEFAULTS, TRAIN_TASKS
+from explorer.engine.training.loop import print_progress, save_trained, train
+from explorer.engine.video.analysis import accuracy_on_fresh_clips
+from explorer.engine.video.tasks import TRAIN_DEFAULTS, TRAIN_TASKS
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Evaluation clips come from this seed (training draws from the TrainConfig seeds).

@@ -2,7 +2,7 @@
 
 Task: 64×64 generated scenes, "is the red shape left / right of the blue one,
 above / below it?" (4 classes), see explorer/engine/vit_tasks.py. Uses the one
-training loop, explorer.engine.train. Afterwards it measures, and stores in the
+training loop, explorer.engine.training.loop. Afterwards it measures, and stores in the
 file's config metadata:
 
 * ``accuracy_fresh``: accuracy on scenes drawn with a seed never used in training;
@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from explorer.engine.train import print_progress, save_trained, train  # noqa: E402
-from explorer.engine.vit_analysis import position_locality  # noqa: E402
-from explorer.engine.vit_tasks import TRAIN_DEFAULTS, TRAIN_TASKS, generate_scenes, normalise  # noqa: E402
+from explorer.engine.training.loop import print_progress, save_trained, train
+from explorer.engine.vit.analysis import position_locality
+from explorer.engine.vit.tasks import TRAIN_DEFAULTS, TRAIN_TASKS, generate_scenes, normalise
 
 EVAL_SEED = 987_654
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "resources" / "models" / "vit_shapes.safetensors"

@@ -34,7 +34,7 @@ def context(qapp, settings):
 @pytest.fixture
 def sample_image():
     from explorer.assets import sample_image_paths
-    from explorer.engine.images import load_image
+    from explorer.engine.infra.images import load_image
 
     path, _title = sample_image_paths()[0]
     return load_image(path)

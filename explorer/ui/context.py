@@ -3,7 +3,7 @@
 The main window owns one :class:`AppContext` and hands it to each panel.
 Panels read ``context.image`` and listen to ``imageChanged``; they never
 load files themselves. Opening a file goes through :meth:`AppContext.open_image_file`,
-which decodes off the GUI thread with :func:`explorer.engine.images.load_image`
+which decodes off the GUI thread with :func:`explorer.engine.infra.images.load_image`
 and, on a bad file, shows the message and keeps the image it had.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from PIL import Image
 from PyQt6.QtCore import QObject, QSettings, pyqtSignal
 
-from explorer.engine.images import ImageLoadError, load_image
+from explorer.engine.infra.images import ImageLoadError, load_image
 from explorer.ui.errors import show_error
 from explorer.ui.workers import Task, run_task
 

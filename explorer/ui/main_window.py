@@ -1,20 +1,18 @@
 """The main window: a navigation list of panels, the shared current image, menus.
 
 Start-up is built so the window paints before torch is imported: pages are
-:class:`LazyPage` placeholders until the engine (torch) has been imported in a
-background thread by :class:`EngineLoader`; then the visible page builds its
-panel. Pages for panels that do not exist yet say what they will show.
+:class:`~explorer.ui.pages.LazyPage` placeholders until the engine (torch) has
+been imported in a background thread by :class:`~explorer.ui.pages.EngineLoader`;
+then the visible page builds its panel.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
-import threading
 from pathlib import Path
 
-from PyQt6.QtCore import QByteArray, QObject, QSettings, QSize, Qt, pyqtSignal
+from PyQt6.QtCore import QByteArray, QSettings, QSize, Qt, pyqtSignal
 from PyQt6.QtGui import QAction, QActionGroup, QDragEnterEvent, QDropEvent, QKeySequence
 from PyQt6.QtWidgets import (
     QApplication,
@@ -37,7 +35,8 @@ from explorer.assets import sample_image_paths
 from explorer.ui import theme as themes
 from explorer.ui.context import AppContext, CurrentImage
 from explorer.ui.errors import show_error
-from explorer.ui.panels import PANELS, PanelSpec, find_panel
+from explorer.ui.pages import EngineLoader, LazyPage
+from explorer.ui.panels import PANELS, find_panel
 from explorer.ui.panels.base import Panel
 from explorer.ui.qt_images import pil_to_pixmap, qimage_to_pil
 
@@ -50,90 +49,6 @@ APPLICATION = "Sequence Vision Explorer"
 
 def default_settings() -> QSettings:
     return QSettings(ORGANIZATION, APPLICATION)
-
-
-class EngineLoader(QObject):
-    """Imports torch in a background thread so the window stays responsive meanwhile."""
-
-    ready = pyqtSignal()
-    failed = pyqtSignal(str)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.is_ready = "torch" in sys.modules
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self.is_ready:
-            self.ready.emit()
-            return
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._load, name="engine-loader", daemon=True)
-            self._thread.start()
-
-    def _load(self) -> None:
-        try:
-            importlib.import_module("torch")
-        except Exception as exc:  # noqa: BLE001 - reported to the user
-            self.failed.emit(f"PyTorch could not be imported: {exc}")
-            return
-        self.is_ready = True
-        self.ready.emit()
-
-
-class LazyPage(QWidget):
-    """A page that builds its panel on demand, or explains what will be there."""
-
-    def __init__(self, spec: PanelSpec, context: AppContext) -> None:
-        super().__init__()
-        self.spec = spec
-        self.context = context
-        self.panel: Panel | None = None
-        self.failed = False
-        self._layout = QVBoxLayout(self)
-        self._layout.setContentsMargins(0, 0, 0, 0)
-        self._message = QWidget()
-        box = QVBoxLayout(self._message)
-        box.setContentsMargins(48, 40, 48, 40)
-        title = QLabel(spec.title)
-        title.setProperty("role", "title")
-        subtitle = QLabel(spec.subtitle)
-        subtitle.setProperty("role", "muted")
-        self._body = QLabel()
-        self._body.setWordWrap(True)
-        self._body.setTextFormat(Qt.TextFormat.PlainText)
-        self._body.setMaximumWidth(640)
-        for widget in (title, subtitle, self._body):
-            box.addWidget(widget)
-        box.addStretch(1)
-        self._layout.addWidget(self._message)
-        if spec.available():
-            self._body.setText("Loading the engine…")
-        else:
-            self._body.setText(
-                "This panel is not built yet. When it is, it will show:\n\n" + spec.promise
-            )
-
-    @property
-    def built(self) -> bool:
-        return self.panel is not None or self.failed or not self.spec.available()
-
-    def build(self) -> None:
-        if self.built:
-            return
-        try:
-            panel_class = self.spec.load()
-            panel = panel_class(self.context)
-        except Exception as exc:  # noqa: BLE001 - a broken panel must not take the app down
-            log.exception("building the %s panel failed", self.spec.title)
-            self.failed = True
-            self._body.setText(f"This panel could not be started:\n\n{type(exc).__name__}: {exc}")
-            show_error(f"{self.spec.title} panel", exc)
-            return
-        self.panel = panel
-        self._message.hide()
-        self._layout.addWidget(panel)
-        panel.start()
 
 
 class MainWindow(QMainWindow):

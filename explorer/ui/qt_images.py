@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 from PyQt6.QtGui import QImage, QPixmap
 
-from explorer.engine.images import to_rgb
+from explorer.engine.infra.images import to_rgb
 
 
 def qimage_to_pil(qimage: QImage) -> Image.Image:

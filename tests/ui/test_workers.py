@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from explorer.engine.progress import Reporter
+from explorer.engine.infra.progress import Reporter
 from explorer.ui import errors
 from explorer.ui.workers import active_tasks, run_task
 

@@ -31,40 +31,40 @@ class PanelSpec:
 PANELS: tuple[PanelSpec, ...] = (
     PanelSpec(
         "attention", "Attention", "mechanism · attention",
-        "explorer.ui.panels.attention", "AttentionPanel",
+        "explorer.ui.panels.attention.panel", "AttentionPanel",
         "Edit Q, K and V and watch the scores Q·Kᵀ, their scaling by 1/√dₖ, the softmax weights "
         "and the output update at once; a mask editor, the “why scale?” experiment and "
         "multi-head attention from input tokens.",
     ),
     PanelSpec(
         "rnn", "RNN", "mechanism · recurrence",
-        "explorer.ui.panels.rnn", "RNNPanel",
+        "explorer.ui.panels.rnn.panel", "RNNPanel",
         "Step a hidden state through a sequence with a vanilla RNN, an LSTM or a GRU: every term "
         "of the update rule at the current step, the gates, the hidden state over time and how "
         "far back the last state still feels its inputs.",
     ),
     PanelSpec(
         "vit", "ViT", "internal · image as patches",
-        "explorer.ui.panels.vit", "ViTPanel",
+        "explorer.ui.panels.vit.panel", "ViTPanel",
         "Walk a Vision Transformer's six steps on your image: the patch grid, the patch sequence, "
         "linear embedding, position embeddings, the class token, and each layer's attention "
         "with rollout and the top-5 predictions.",
     ),
     PanelSpec(
         "captioning", "Captioning", "output · words from an image",
-        "explorer.ui.panels.captioning", "CaptioningPanel",
+        "explorer.ui.panels.captioning.panel", "CaptioningPanel",
         "Caption your image with an attention decoder and a classic CNN→RNN decoder; every word "
         "comes with the map of where the model looked, step by step, with the beam's alternatives.",
     ),
     PanelSpec(
         "video", "Video", "input · a sequence of frames",
-        "explorer.ui.panels.video", "VideoPanel",
+        "explorer.ui.panels.video.panel", "VideoPanel",
         "Open a clip or pick a generated one: per-frame CNN features, a recurrent or temporal "
         "attention model over the frames, its hidden state and its belief forming frame by frame.",
     ),
     PanelSpec(
         "training", "Training", "the loop on top",
-        "explorer.ui.panels.training", "TrainingPanel",
+        "explorer.ui.panels.training.panel", "TrainingPanel",
         "Retrain any bundled model on its generated task and watch the loss and accuracy fall, "
         "with pause, cancel, snapshots of what the model learns, and saving the result.",
     ),

@@ -1,0 +1,86 @@
+"""Weight files: safetensors and weights-only torch files load; pickled code never runs."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+import torch
+
+from explorer.engine.infra.checkpoints import (
+    CheckpointError,
+    load_config,
+    load_model_file,
+    load_state_dict,
+    save_model,
+)
+
+
+def test_safetensors_round_trip_with_config(tmp_path):
+    state = {"w": torch.randn(3, 4), "b": torch.randn(4)}
+    path = save_model(tmp_path / "m.safetensors", state, {"hidden": 4, "name": "x"})
+    loaded, config = load_model_file(path)
+    assert config == {"hidden": 4, "name": "x"}
+    assert torch.equal(loaded["w"], state["w"]) and torch.equal(loaded["b"], state["b"])
+
+
+def test_torch_state_dict_and_nested_checkpoint(tmp_path):
+    lstm = torch.nn.LSTM(3, 5)
+    torch.save(lstm.state_dict(), tmp_path / "plain.pt")
+    torch.save({"epoch": 3, "state_dict": lstm.state_dict()}, tmp_path / "nested.pth")
+    for name in ("plain.pt", "nested.pth"):
+        loaded = load_state_dict(tmp_path / name)
+        assert set(loaded) == set(lstm.state_dict())
+
+
+def test_module_prefix_removed(tmp_path):
+    torch.save({"module.weight": torch.ones(2)}, tmp_path / "dp.pt")
+    assert list(load_state_dict(tmp_path / "dp.pt")) == ["weight"]
+
+
+class Evil:
+    def __reduce__(self):
+        return (exec, ("import pathlib; pathlib.Path('PWNED').write_text('x')",))
+
+
+def test_pickled_code_is_refused_and_never_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with open(tmp_path / "evil.pt", "wb") as handle:
+        pickle.dump({"weight": Evil()}, handle)
+    torch.save({"model": torch.nn.Linear(2, 2)}, tmp_path / "module.pt")  # a whole pickled module
+    for name in ("evil.pt", "module.pt"):
+        with pytest.raises(CheckpointError, match=name):
+            load_state_dict(tmp_path / name)
+    assert not (tmp_path / "PWNED").exists()
+
+
+@pytest.mark.parametrize(
+    "name, content, words",
+    [
+        ("empty.safetensors", b"", "empty"),
+        ("junk.safetensors", b"\x00garbage" * 10, "safetensors"),
+        ("junk.pt", b"not a zip at all", "pytorch"),
+        ("nothing.bin", None, "no tensors"),
+    ],
+)
+def test_broken_files_name_the_problem(tmp_path, name, content, words):
+    path = tmp_path / name
+    if content is None:
+        torch.save({"epoch": 1, "note": "hello"}, path)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(CheckpointError) as info:
+        load_state_dict(path)
+    assert name in str(info.value) and words in str(info.value).lower()
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(CheckpointError, match="no such file"):
+        load_state_dict(tmp_path / "nope.safetensors")
+
+
+def test_config_absent_is_empty(tmp_path):
+    from safetensors.torch import save_file
+
+    save_file({"x": torch.zeros(1)}, str(tmp_path / "bare.safetensors"))
+    assert load_config(tmp_path / "bare.safetensors") == {}

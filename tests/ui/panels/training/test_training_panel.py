@@ -1,0 +1,115 @@
+"""Training panel: Start shows progress and curves; Cancel stops; bad settings are refused."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+from torch import nn
+
+from explorer.engine.training.loop import TrainConfig, TrainTask
+from explorer.engine.training.registry import TaskEntry
+from explorer.ui import errors
+
+
+class SlowBlobs(TrainTask):
+    """Two blobs; a few ms per step so a run lasts long enough to watch and cancel."""
+
+    name = "blobs"
+    title = "Blobs"
+
+    def build_model(self):
+        return nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
+
+    def sample(self, batch_size, generator):
+        time.sleep(0.003)
+        y = torch.randint(0, 2, (batch_size,), generator=generator)
+        return (y.float() * 2 - 1)[:, None] + torch.randn(batch_size, 4, generator=generator), y
+
+    def loss(self, model, batch):
+        x, y = batch
+        logits = model(x)
+        return nn.functional.cross_entropy(logits, y), (logits.argmax(1) == y).float().mean().item()
+
+    def snapshot_view(self, model):
+        from explorer.engine.training.loop import SnapshotView
+
+        weights = model[0].weight.detach().numpy().copy()
+        return SnapshotView("First-layer weights", f"max {abs(weights).max():.2f}", weights)
+
+
+@pytest.fixture
+def panel(qtbot, context, monkeypatch, tmp_path):
+    from explorer.ui.panels.training import panel as training
+
+    entry = TaskEntry("blobs", SlowBlobs, TrainConfig(steps=200, batch_size=32, lr=0.01, report_every=10), "rnn")
+    monkeypatch.setattr(training, "available_tasks", lambda: {"blobs": entry})
+    monkeypatch.setattr(training, "trained_models_dir", lambda: tmp_path / "trained")
+    widget = training.TrainingPanel(context)
+    qtbot.addWidget(widget)
+    widget.resize(1200, 700)
+    widget.show()
+    return widget
+
+
+def test_start_shows_progress_curves_and_snapshots(panel, qtbot):
+    trained = []
+    panel.context.modelTrained.connect(lambda *args: trained.append(args))
+    panel.snapshot_every.setValue(50)
+    panel.start_training()
+    assert not panel.start_button.isEnabled() and panel.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: panel.worker is None, timeout=60_000)
+    assert panel.result.status == "finished" and panel.result.steps_done == 200
+    assert panel.progress_bar.value() == 1000
+    xs, ys = panel.loss_curve.getData()
+    assert len(xs) == 20 and ys[-1] < ys[0]
+    assert panel.snapshots.count == 4
+    assert "First-layer weights" in panel.snapshot_title.text()
+    assert "step 200" in panel.status.text() or "Finished" in panel.status.text()
+    assert trained and trained[0][0] == "blobs" and trained[0][2].endswith(".safetensors")
+    assert panel.show_button.isEnabled()
+
+
+def test_cancel_stops_the_run(panel, qtbot):
+    panel.steps.setValue(100_000)
+    panel.start_training()
+    qtbot.waitUntil(lambda: len(panel.history) >= 2, timeout=30_000)
+    panel.cancel_training()
+    qtbot.waitUntil(lambda: panel.worker is None, timeout=10_000)
+    assert panel.result.status == "cancelled"
+    assert panel.result.steps_done < 100_000
+    assert panel.start_button.isEnabled()
+
+
+def test_pause_and_resume(panel, qtbot):
+    panel.steps.setValue(100_000)
+    panel.start_training()
+    qtbot.waitUntil(lambda: len(panel.history) >= 1, timeout=30_000)
+    panel.toggle_pause()
+    qtbot.wait(300)
+    count = len(panel.history)
+    qtbot.wait(300)
+    assert len(panel.history) <= count + 1
+    panel.toggle_pause()
+    qtbot.waitUntil(lambda: len(panel.history) > count + 1, timeout=30_000)
+    panel.cancel_training()
+    qtbot.waitUntil(lambda: panel.worker is None, timeout=10_000)
+
+
+@pytest.mark.parametrize("text", ["abc", "nan", "-1", "0", "1e9", ""])
+def test_bad_learning_rate_refused(panel, text):
+    panel.lr.setText(text)
+    panel.start_training()
+    assert panel.worker is None
+    assert errors.MESSAGES and "learning rate" in errors.MESSAGES[-1].text.lower() or "number" in errors.MESSAGES[-1].text
+
+
+def test_registry_tasks_listed(qtbot, context):
+    """With the real registry, every registered task appears in the combo box."""
+    from explorer.engine.training.registry import available_tasks
+    from explorer.ui.panels.training.panel import TrainingPanel
+
+    widget = TrainingPanel(context)
+    qtbot.addWidget(widget)
+    assert widget.task_combo.count() == len(available_tasks())

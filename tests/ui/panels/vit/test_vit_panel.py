@@ -1,0 +1,150 @@
+"""The ViT panel driven with qtbot: clicks select patches everywhere, controls redraw, bad files are explained."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PyQt6.QtCore import QPointF, Qt
+
+from explorer.engine.vit import analysis as va
+from explorer.ui import errors
+
+
+@pytest.fixture
+def panel(qtbot, context, sample_image, wait_for_tasks):
+    from explorer.ui.panels.vit.panel import ViTPanel
+
+    context.set_image(sample_image, "sample")
+    widget = ViTPanel(context)
+    qtbot.addWidget(widget)
+    widget.resize(1100, 700)
+    widget.show()
+    widget.start()
+    wait_for_tasks(60_000)
+    qtbot.waitUntil(lambda: widget.result is not None, timeout=10_000)
+    return widget
+
+
+def _click_view(qtbot, graphics, view_box, x: float, y: float) -> None:
+    """Left-click the point (x, y) of a pyqtgraph view box, as a user would."""
+    scene_point = view_box.mapViewToScene(QPointF(x, y))
+    widget_point = graphics.mapFromScene(scene_point)
+    qtbot.mouseClick(graphics.viewport(), Qt.MouseButton.LeftButton, pos=widget_point)
+
+
+def test_clicking_a_patch_updates_the_similarity_map(qtbot, panel):
+    page = panel.pages[3]
+    panel.steps.setCurrentRow(3)
+    qtbot.wait(50)
+    gh, gw = panel.result.trace.grid
+    row, col = 2, 5
+    _click_view(qtbot, page.map.graphics, page.map.plot.getViewBox(), col + 0.5, row + 0.5)
+    qtbot.waitUntil(lambda: panel.selected == row * gw + col, timeout=3000)
+    expected = va.position_similarity(panel.result.trace.pos_embed)[row * gw + col].reshape(gh, gw).numpy()
+    np.testing.assert_allclose(page.map.values, expected, atol=1e-6)
+    assert page.map.values[row, col] == pytest.approx(1.0, abs=1e-5)
+    # A tile of the grid of grids selects its patch too.
+    _click_view(qtbot, page.grids, page.grids.box, 1 * (gw + 1) + 0.5, 3 * (gh + 1) + 0.5)
+    qtbot.waitUntil(lambda: panel.selected == 3 * gw + 1, timeout=3000)
+    np.testing.assert_allclose(page.map.values, va.position_similarity(panel.result.trace.pos_embed)[3 * gw + 1].reshape(gh, gw).numpy(), atol=1e-6)
+
+
+def test_clicking_the_image_selects_the_patch_in_every_step(qtbot, panel):
+    page = panel.pages[0]
+    p = panel.result.trace.patch_size
+    gw = panel.result.trace.grid[1]
+    _click_view(qtbot, page.view, page.view.box, 3.5 * p, 1.5 * p)
+    qtbot.waitUntil(lambda: panel.selected == 1 * gw + 3, timeout=3000)
+    embedding = panel.pages[2].embedding.values.reshape(-1)
+    expected = panel.result.trace.patch_embeddings[panel.selected].numpy()
+    np.testing.assert_allclose(embedding[: expected.size], expected, atol=1e-6)
+    assert panel.pages[1].strip.selection.isVisible()
+
+
+def test_encoder_controls_pick_layer_head_query_and_rollout(qtbot, panel):
+    page = panel.pages[5]
+    trace = panel.result.trace
+    page.layer.setCurrentIndex(0)
+    page.head.setCurrentIndex(2)  # head 2
+    np.testing.assert_allclose(page.map, va.attention_map(trace.attentions[0], trace.grid, 0, 1).numpy(), atol=1e-7)
+    panel.select_patch(5)
+    page.query.setCurrentIndex(1)
+    np.testing.assert_allclose(page.map, va.attention_map(trace.attentions[0], trace.grid, 6, 1).numpy(), atol=1e-7)
+    page.mode.setCurrentIndex(1)
+    page.fusion.setCurrentText("max")
+    page.discard.setValue(0.5)
+    expected = va.rollout(trace.attentions, "max", 0.5)[6, 1:].reshape(trace.grid).numpy()
+    np.testing.assert_allclose(page.map, expected, atol=1e-6)
+    assert page.view.overlay.isVisible()
+    page.opacity.setValue(20)
+    assert page.view.overlay.opacity() == pytest.approx(0.2)
+    shown = [name.text() for name, _bar in page.predictions.rows if not name.isHidden()]
+    assert shown == [name for name, _p, _i in panel.model.top_k(trace, 5)]
+    assert len(shown) == min(5, panel.model.config.num_classes)
+
+
+def test_a_bad_model_file_is_explained_and_the_model_kept(qtbot, panel, tmp_path, wait_for_tasks):
+    before = panel.model
+    bad = tmp_path / "resnet.pth"
+    torch.save({"conv1.weight": torch.zeros(4, 3, 3, 3)}, bad)
+    panel.load_model(bad)
+    wait_for_tasks()
+    assert panel.model is before
+    assert errors.MESSAGES and "conv1.weight" in errors.MESSAGES[-1].text
+
+
+def test_other_input_sizes_resample_position_embeddings(qtbot, panel, wait_for_tasks):
+    p = panel.model.config.patch_size
+    panel.size_spin.setValue(panel.model.config.image_size + 2 * p)
+    wait_for_tasks()
+    grid = panel.model.config.grid + 2
+    qtbot.waitUntil(lambda: panel.result.trace.grid == (grid, grid), timeout=10_000)
+    assert "resampled bicubically" in panel.pages[3].note.text()
+
+
+def test_exports(qtbot, panel, tmp_path):
+    array = np.load(panel.export_attention(tmp_path / "att.npy"))
+    cfg = panel.model.config
+    n = panel.result.trace.num_patches + 1
+    assert array.shape == (cfg.depth, cfg.heads, n, n) and array.dtype == np.float32
+    np.testing.assert_allclose(array.sum(-1), 1.0, atol=1e-5)
+    for index in range(6):
+        path = panel.export_page_png(tmp_path / f"step{index}.png", index)
+        assert path.stat().st_size > 1000
+
+
+def test_sample_scene_becomes_the_current_image(qtbot, panel, wait_for_tasks):
+    panel.load_sample_scene()
+    wait_for_tasks()
+    assert panel.context.image.name.startswith("generated scene")
+    qtbot.waitUntil(lambda: panel.result.source is panel.context.image.image, timeout=10_000)
+
+
+def test_hovering_a_patch_reads_its_attention_weight(qtbot, panel):
+    page = panel.pages[5]
+    p = panel.result.trace.patch_size
+    page.view.on_hover(2.5 * p, 0.5 * p)  # row 0, column 2
+    assert f"weight {page.map[0, 2]:.4f}" in page.hover_label.text()
+    page.view.on_hover(-1, -1)
+    assert "Point at a patch" in page.hover_label.text()
+
+
+def test_model_trained_in_training_panel_is_loaded(qtbot, context, tmp_path, wait_for_tasks):
+    """The Training panel's saved ViT opens in the ViT panel (the loop's output is the panel's input)."""
+    from explorer.engine.training.loop import save_trained, train
+    from explorer.engine.training.registry import available_tasks
+    from explorer.ui.panels.vit.panel import ViTPanel
+
+    entry = available_tasks()["vit-shapes"]
+    task = entry.make()
+    result = train(task, entry.default_config(steps=2, batch_size=4, warmup_steps=0))
+    path = save_trained(tmp_path / "retrained.safetensors", task, result)
+    panel = ViTPanel(context)
+    qtbot.addWidget(panel)
+    panel.start()
+    wait_for_tasks(60_000)
+    context.modelTrained.emit("vit-shapes", "vit", str(path))
+    wait_for_tasks(60_000)
+    assert panel.model is not None
+    assert panel.model.name == "retrained.safetensors" or "retrained" in panel.model_label.text()
