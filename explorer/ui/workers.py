@@ -6,14 +6,17 @@ Every panel runs anything that can take longer than a frame through
     task = run_task(engine_fn, arg, on_result=self._show, on_progress=bar.set)
     cancel_button.clicked.connect(task.cancel)
 
-If ``engine_fn`` accepts a ``reporter`` keyword, it receives an
-:class:`explorer.engine.progress.Reporter`; its ``report(fraction, text)``
-emits ``progressed`` here and raises ``Cancelled`` after :meth:`Task.cancel`,
-so the work stops at its next report. An exception in the work never crashes
-the app: it arrives as ``errored`` and, unless the caller handles it, is shown
-to the user by :func:`explorer.ui.errors.show_error`.
+The thread pool, the signals object and the set that keeps running workers
+alive are superqt's (:class:`superqt.utils.WorkerBase`, napari's workers); this
+module adds what the engine contract needs on top: if ``engine_fn`` accepts a
+``reporter`` keyword, it receives an :class:`explorer.engine.infra.progress.Reporter`
+whose ``report(fraction, text)`` emits ``progressed`` here and raises
+``Cancelled`` after :meth:`Task.cancel`, so the work stops at its next report.
+An exception in the work never crashes the app: it arrives as ``errored`` and,
+unless the caller handles it, is shown to the user by
+:func:`explorer.ui.errors.show_error`.
 
-Signals are named in the past tense (after superqt): ``progressed``,
+Signals are superqt's, named in the past tense: ``started``, ``progressed``,
 ``returned``, ``errored``, ``cancelled``, ``finished`` (always last).
 """
 
@@ -25,35 +28,49 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PyQt6.QtCore import QObject, QRunnable, QThreadPool, pyqtSignal
+from PyQt6.QtCore import QObject, pyqtSignal
+from superqt.utils import WorkerBase
 
-from explorer.engine.progress import Cancelled, Reporter
+from explorer.engine.infra.progress import Cancelled, Reporter
 
 log = logging.getLogger(__name__)
 
-#: Tasks alive now; a task must outlive its runnable, so we hold a reference.
-_ACTIVE: set[Task] = set()
 
+class _TaskSignals(QObject):
+    """The signals superqt's :class:`WorkerBase` emits, plus progress and cancel."""
 
-class Task(QObject):
-    """A handle on one piece of background work; lives in the GUI thread."""
-
+    started = pyqtSignal()
     progressed = pyqtSignal(float, str)
     returned = pyqtSignal(object)
     errored = pyqtSignal(object)  # the exception, with __traceback_text__ attached
+    warned = pyqtSignal(tuple)
     cancelled = pyqtSignal()
     finished = pyqtSignal()
+    _finished = pyqtSignal(object)  # superqt: drops the worker from its keep-alive set
+
+
+class Task(WorkerBase):
+    """One engine call on superqt's thread pool; its signals arrive in the GUI thread.
+
+    ``done``, ``result`` and ``error`` are set (in the GUI thread) when it ends.
+    """
 
     def __init__(self, fn: Callable[..., Any], args: tuple, kwargs: dict, description: str) -> None:
-        super().__init__()
+        super().__init__(SignalsClass=_TaskSignals)
+        # Python owns the runnable (superqt's set keeps it alive while it runs): an
+        # auto-deleted one would lose the slots bound to it before they are delivered.
+        self.setAutoDelete(False)
         self.description = description
-        self.reporter = Reporter(self._emit_progress)
+        self.reporter = Reporter(self.signals.progressed.emit)
         self._fn, self._args, self._kwargs = fn, args, kwargs
+        if _accepts_reporter(fn):
+            self._kwargs = {**kwargs, "reporter": self.reporter}
         self.done = False
         self.result: Any = None
         self.error: BaseException | None = None
-        if _accepts_reporter(fn):
-            self._kwargs = {**kwargs, "reporter": self.reporter}
+        self.signals.returned.connect(self._remember_result)
+        self.signals.errored.connect(self._remember_error)
+        self.signals.finished.connect(self._finish)
 
     def cancel(self) -> None:
         """Ask the work to stop at its next progress report."""
@@ -63,33 +80,27 @@ class Task(QObject):
     def is_cancelled(self) -> bool:
         return self.reporter.cancelled
 
-    def _emit_progress(self, fraction: float, text: str) -> None:
-        self.progressed.emit(fraction, text)
-
-    def _run(self) -> None:  # worker thread
+    def work(self) -> Any:  # worker thread; superqt emits returned / errored / finished
         try:
             value = self._fn(*self._args, **self._kwargs)
-            if self.reporter.cancelled:
-                raise Cancelled()
+            self.reporter.check()  # a cancel that came after the last report still counts
         except Cancelled:
-            self.cancelled.emit()
-        except BaseException as exc:  # noqa: BLE001 - every error must reach the user
+            self.quit()  # superqt then emits no `returned`
+            self.signals.cancelled.emit()
+            return None
+        except Exception as exc:
             exc.__traceback_text__ = traceback.format_exc()  # type: ignore[attr-defined]
-            self.errored.emit(exc)
-        else:
-            self.returned.emit(value)
-        finally:
-            self.finished.emit()
+            raise
+        return value
 
+    def _remember_result(self, value: Any) -> None:
+        self.result = value
 
-class _Runnable(QRunnable):
-    def __init__(self, task: Task) -> None:
-        super().__init__()
-        self.task = task
-        self.setAutoDelete(True)
+    def _remember_error(self, exc: BaseException) -> None:
+        self.error = exc
 
-    def run(self) -> None:
-        self.task._run()
+    def _finish(self) -> None:
+        self.done = True
 
 
 def run_task(
@@ -116,28 +127,15 @@ def run_task(
     if on_cancelled is not None:
         task.cancelled.connect(on_cancelled)
     task.errored.connect(on_error if on_error is not None else _default_error_handler(task))
-    task.returned.connect(lambda value: _remember(task, value, None))
-    task.errored.connect(lambda exc: _remember(task, None, exc))
     if on_finished is not None:
         task.finished.connect(on_finished)
-    task.finished.connect(lambda: _finish(task))
-    _ACTIVE.add(task)
-    QThreadPool.globalInstance().start(_Runnable(task))
+    task.start()
     return task
 
 
 def active_tasks() -> int:
     """How many tasks have not finished yet (used by ``--screenshot`` and tests to settle)."""
-    return len(_ACTIVE)
-
-
-def _remember(task: Task, value: Any, error: BaseException | None) -> None:
-    task.result, task.error = value, error
-
-
-def _finish(task: Task) -> None:
-    task.done = True
-    _ACTIVE.discard(task)
+    return sum(1 for worker in WorkerBase._worker_set if isinstance(worker, Task))
 
 
 def _default_error_handler(task: Task) -> Callable[[BaseException], None]:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from PyQt6.QtWidgets import QWidget
 
 from explorer.ui.context import AppContext, CurrentImage
+from explorer.ui.panels.state import restore_settings, settings_of
 
 
 class Panel(QWidget):
@@ -15,6 +17,11 @@ class Panel(QWidget):
     Subclasses build their widgets in ``__init__`` and override the hooks they
     need; the base connects them to the context, and calls
     :meth:`on_image_changed` once at construction if an image is already loaded.
+
+    A panel keeps its state in a Qt-free object (``<feature>/state.py``) and
+    hands it to :meth:`bind_state`, which restores the state's ``PERSISTED``
+    settings and saves each one when it changes — the one place panel
+    settings are persisted.
     """
 
     #: Shown in the navigation list; set by subclasses.
@@ -23,11 +30,35 @@ class Panel(QWidget):
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context = context
+        self.state: Any = None
         context.imageChanged.connect(self.on_image_changed)
         context.themeChanged.connect(self.on_theme_changed)
         context.zoomChanged.connect(self.on_zoom_changed)
         context.modelTrained.connect(self._model_trained)
 
+    # -- the panel's state and its persisted settings -----------------------------------------
+    @property
+    def settings_group(self) -> str:
+        return f"panels/{self.title.lower()}"
+
+    def bind_state(self, state: Any) -> Any:
+        """Adopt ``state``: restore its persisted settings now, save them whenever they change."""
+        self.state = state
+        settings = self.context.settings
+        names = tuple(getattr(state, "PERSISTED", ()))
+        if settings is None or not names:
+            return state
+        stored = {name: settings.value(f"{self.settings_group}/{name}") for name in names}
+        restore_settings(state, {name: value for name, value in stored.items() if value is not None})
+        for name in names:
+            getattr(state.events, name).connect(lambda *_args, name=name: self._save_setting(name))
+        return state
+
+    def _save_setting(self, name: str) -> None:
+        value = settings_of(self.state)[name]
+        self.context.settings.setValue(f"{self.settings_group}/{name}", value)
+
+    # -- hooks ----------------------------------------------------------------------------------
     def start(self) -> None:
         """Called once after construction, when the panel is first shown."""
         if self.context.image is not None:
