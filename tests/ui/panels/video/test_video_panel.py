@@ -145,3 +145,17 @@ def test_theme_switch_restyles_the_marks(panel, qapp):
         assert panel.belief.cursor.pen.color().name() == dark
     finally:
         theme.apply_theme(qapp, "light")
+
+
+def test_settings_come_back_next_launch(panel, context, qtbot, wait_for_tasks):
+    from explorer.ui.panels.video.panel import VideoPanel
+
+    panel.model_combo.setCurrentIndex(1)
+    panel.cap_spin.setValue(24)
+    panel.example_combo.setCurrentIndex(2)
+    wait_for_tasks(60_000)
+    assert context.settings.value("panels/video/model_name") == "video_transformer"
+    again = VideoPanel(context)
+    qtbot.addWidget(again)
+    assert again.model_combo.currentData() == "video_transformer"
+    assert again.cap_spin.value() == 24 and again.example_combo.currentIndex() == 2
