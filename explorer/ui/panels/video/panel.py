@@ -10,6 +10,10 @@ depends on each frame (gradient norm). Reading and the model run in a worker
 with progress and cancel; a clip that cannot be read is reported and the
 previous one stays.
 
+What is shown and the rules behind it live in :class:`~.state.VideoState`;
+this module builds the widgets, forwards the user's actions to the state and
+redraws on its events.
+
 This panel is about frames: the shared current image is not a clip, so image
 changes are ignored here.
 """
@@ -17,8 +21,8 @@ changes are ignored here.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtWidgets import (
     QComboBox,
@@ -39,26 +43,12 @@ from PyQt6.QtWidgets import (
 
 from explorer.ui.errors import show_error
 from explorer.ui.panels.base import Panel
+from explorer.ui.panels.video.state import FRAME_CAP_RANGE, VideoState
 from explorer.ui.panels.video.views import BeliefPlot, FrameStrip, FrameView, ImportanceBars
 from explorer.ui.widgets.heatmap import Heatmap
-from explorer.ui.workers import Task, run_task
+from explorer.ui.workers import run_task
 
-MODEL_CHOICES = (("video_gru", "CNN + GRU"), ("video_transformer", "CNN + transformer"))
 VIDEO_FILTER = "Videos and animations (*.mp4 *.m4v *.webm *.avi *.mov *.mkv *.mpg *.mpeg *.ogv *.gif *.png *.apng *.webp);;All files (*)"
-DEFAULT_EXAMPLE = 6  # "bounces": the belief visibly changes its mind half-way
-
-
-def _load_model(name: str):
-    from explorer.engine.video.models import load
-
-    return load(name)
-
-
-def _process(source, loaded, max_frames: int, reporter=None):
-    """Worker job: read (unless ``source`` is a clip already) and analyse."""
-    from explorer.engine.video.analysis import read_and_analyse
-
-    return read_and_analyse(source, loaded, max_frames=max_frames, reporter=reporter)
 
 
 class VideoPanel(Panel):
@@ -66,27 +56,35 @@ class VideoPanel(Panel):
 
     def __init__(self, context, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
-        from explorer.engine.video.generated import CLASSES
-
-        self.classes = list(CLASSES)
-        self.clip = None  # explorer.engine.video.io.Clip
-        self.trace = None  # explorer.engine.video.analysis.VideoTrace
-        self.current = 0
-        self.models: dict[str, object] = {}
-        self.task: Task | None = None
-        self._example_seed = 0
-        self.source_path: Path | None = None  # the file or folder the clip came from (None: generated)
-        self._requested_path: Path | None = None
+        self.state: VideoState = self.bind_state(VideoState(runner=run_task, on_error=show_error))
         self.timer = QTimer(self)
-        self.timer.timeout.connect(self._advance)
+        self.timer.timeout.connect(self.state.advance)
         self._build()
+        self._bind()
 
     # -- layout -----------------------------------------------------------------------------
     def _build(self) -> None:
         root = QVBoxLayout(self)
         root.setContentsMargins(8, 6, 8, 6)
         root.setSpacing(6)
+        root.addLayout(self._build_bar())
 
+        self.status = QLabel(" ")
+        self.status.setProperty("role", "note")
+        self.status.setWordWrap(True)
+        root.addWidget(self.status)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        root.addWidget(splitter, 1)
+        splitter.addWidget(self._build_frames())
+        splitter.addWidget(self._build_model_views())
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
+        splitter.setSizes([420, 640])
+
+    def _build_bar(self) -> QHBoxLayout:
+        """Open / generate a clip, choose the model and the frame cap; progress and export."""
+        state = self.state
         bar = QHBoxLayout()
         self.open_button = QToolButton()
         self.open_button.setText("Open video…")
@@ -101,31 +99,24 @@ class VideoPanel(Panel):
         bar.addSpacing(6)
         bar.addWidget(QLabel("Example:"))
         self.example_combo = QComboBox()
-        self.example_combo.addItems(self.classes)
-        self.example_combo.setCurrentIndex(DEFAULT_EXAMPLE)
+        self.example_combo.addItems(state.classes)
+        self.example_combo.setCurrentIndex(state.example)
         self.example_combo.setToolTip("A freshly generated clip of this class (never seen in training)")
         bar.addWidget(self.example_combo)
         self.generate_button = QPushButton("Generate")
-        self.generate_button.clicked.connect(lambda: self.show_example(self.example_combo.currentIndex()))
         bar.addWidget(self.generate_button)
         bar.addSpacing(6)
         bar.addWidget(QLabel("Model:"))
         self.model_combo = QComboBox()
-        for key, title in MODEL_CHOICES:
-            self.model_combo.addItem(title, key)
-        saved = self.context.settings.value("video/model", "") if self.context.settings is not None else ""
-        if saved in dict(MODEL_CHOICES):
-            self.model_combo.setCurrentIndex([key for key, _ in MODEL_CHOICES].index(saved))
-        self.model_combo.currentIndexChanged.connect(self._model_changed)
         self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self._sync_model_combo()
         bar.addWidget(self.model_combo)
         bar.addSpacing(6)
         bar.addWidget(QLabel("Frames:"))
         self.cap_spin = QSpinBox()
-        self.cap_spin.setRange(2, 64)
-        self.cap_spin.setValue(16)
+        self.cap_spin.setRange(*FRAME_CAP_RANGE)
+        self.cap_spin.setValue(state.max_frames)
         self.cap_spin.setToolTip("Frame cap: a longer file is sampled evenly down to this many frames (models were trained on 16)")
-        self.cap_spin.editingFinished.connect(self._cap_changed)
         bar.addWidget(self.cap_spin)
         bar.addStretch(1)
         self.progress = QProgressBar()
@@ -136,52 +127,42 @@ class VideoPanel(Panel):
         bar.addWidget(self.progress)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.hide()
-        self.cancel_button.clicked.connect(self.cancel)
         bar.addWidget(self.cancel_button)
         self.export_button = QPushButton("Export PNG…")
         self.export_button.clicked.connect(self.choose_export)
         bar.addWidget(self.export_button)
-        root.addLayout(bar)
+        return bar
 
-        self.status = QLabel(" ")
-        self.status.setProperty("role", "note")
-        self.status.setWordWrap(True)
-        root.addWidget(self.status)
-
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        root.addWidget(splitter, 1)
-
-        # left: the frames
+    def _build_frames(self) -> QWidget:
+        """Left: the current frame, the scrubber, the strip of all frames, the frame's CNN features."""
         left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.setSpacing(4)
+        layout = QVBoxLayout(left)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
         self.frame_view = FrameView()
-        left_layout.addWidget(self.frame_view, 3)
+        layout.addWidget(self.frame_view, 3)
         scrub = QHBoxLayout()
         self.play_button = QToolButton()
         self.play_button.setText("▶")
         self.play_button.setToolTip("Play / pause (loops)")
         self.play_button.setCheckable(True)
-        self.play_button.toggled.connect(self.set_playing)
         scrub.addWidget(self.play_button)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, 0)
-        self.slider.valueChanged.connect(self.set_frame)
         scrub.addWidget(self.slider, 1)
-        self.frame_label = QLabel("frame –")
+        self.frame_label = QLabel(self.state.frame_text())
         self.frame_label.setMinimumWidth(90)
         scrub.addWidget(self.frame_label)
-        left_layout.addLayout(scrub)
+        layout.addLayout(scrub)
         self.strip = FrameStrip()
-        self.strip.frameClicked.connect(self.slider.setValue)
-        left_layout.addWidget(self.strip)
+        layout.addWidget(self.strip)
         self.feature_map = Heatmap("CNN features of this frame", kind="diverging", annotate=False)
         self.feature_map.setMinimumHeight(70)
-        left_layout.addWidget(self.feature_map, 1)
-        splitter.addWidget(left)
+        layout.addWidget(self.feature_map, 1)
+        return left
 
-        # right: the model over time
+    def _build_model_views(self) -> QWidget:
+        """Right: the model over time — belief, state × time, attention, frame importance."""
         right = QWidget()
         grid = QGridLayout(right)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -199,20 +180,52 @@ class VideoPanel(Panel):
         grid.setRowStretch(0, 5)
         grid.setRowStretch(1, 5)
         grid.setRowStretch(2, 2)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(0, 2)
-        splitter.setStretchFactor(1, 3)
-        splitter.setSizes([420, 640])
         self.attention_map.hide()
+        return right
+
+    # -- binding: user actions → state, state events → widgets --------------------------------
+    def _bind(self) -> None:
+        state = self.state
+        self.example_combo.currentIndexChanged.connect(lambda index: setattr(state, "example", index))
+        self.generate_button.clicked.connect(lambda: state.show_example(self.example_combo.currentIndex()))
+        self.model_combo.currentIndexChanged.connect(lambda _index: state.select_model(self.model_combo.currentData()))
+        self.cap_spin.valueChanged.connect(lambda value: setattr(state, "max_frames", value))
+        self.cap_spin.editingFinished.connect(state.apply_frame_cap)
+        self.cancel_button.clicked.connect(state.cancel)
+        self.play_button.toggled.connect(lambda playing: setattr(state, "playing", playing))
+        self.slider.valueChanged.connect(state.set_frame)
+        self.strip.frameClicked.connect(state.set_frame)
         # clicking a frame's column (hidden state) or row (attention) shows that frame
-        self.hidden_map.clicked.connect(lambda _row, col: self.slider.setValue(col))
-        self.attention_map.clicked.connect(lambda row, _col: self.slider.setValue(row))
+        self.hidden_map.clicked.connect(lambda _row, col: state.set_frame(col))
+        self.attention_map.clicked.connect(lambda row, _col: state.set_frame(row))
+
+        events = state.events
+        events.trace.connect(self._show_trace)
+        events.current.connect(self._show_frame)
+        events.status.connect(lambda text: self.status.setText(text))
+        events.busy.connect(self._show_busy)
+        events.progress.connect(lambda fraction: self.progress.setValue(int(fraction * 1000)))
+        events.playing.connect(self._show_playing)
+        events.model_name.connect(self._sync_model_combo)
+        events.trained.connect(self._sync_model_combo)
+        events.example.connect(lambda index: self.example_combo.setCurrentIndex(index))
+        events.max_frames.connect(lambda value: self.cap_spin.setValue(value))
+
+    def _sync_model_combo(self) -> None:
+        """The combo offers the state's models and shows the chosen one (without asking for a run)."""
+        combo = self.model_combo
+        combo.blockSignals(True)
+        for name, title in self.state.model_choices:
+            if combo.findData(name) < 0:
+                combo.addItem(title, name)
+        combo.setCurrentIndex(max(combo.findData(self.state.model_name), 0))
+        combo.blockSignals(False)
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
         """First shown: analyse a generated example so the panel is meaningful at once."""
-        if self.clip is None:
-            self.show_example(DEFAULT_EXAMPLE)
+        if self.state.clip is None:
+            self.state.show_example()
 
     def on_image_changed(self, current) -> None:
         """The shared image is a still, not a clip: nothing to do here."""
@@ -222,14 +235,13 @@ class VideoPanel(Panel):
             view.apply_theme()
         self.belief.apply_theme()
         self.importance.apply_theme()
-        if self.trace is not None:
-            self.set_frame(self.current)
+        self._show_frame()
+
+    def on_model_trained(self, task: str, path: str) -> None:
+        """The Training panel saved a video model: offer it beside the bundled ones and show it."""
+        self.state.add_trained_model(path)
 
     # -- actions ----------------------------------------------------------------------------
-    @property
-    def model_name(self) -> str:
-        return self.model_combo.currentData()
-
     def choose_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open video", "", VIDEO_FILTER)
         if path:
@@ -240,92 +252,50 @@ class VideoPanel(Panel):
         if path:
             self.open_path(path)
 
-    def open_path(self, path: str | Path) -> Task | None:
-        """Read a file or folder and analyse it; on failure say why and keep the current clip."""
-        self._requested_path = Path(path)
-        return self._run(Path(path), f"opening {Path(path).name}")
+    def open_path(self, path: str | Path) -> Any:
+        """Read a file or folder and analyse it (the running task); a failure keeps the current clip."""
+        return self.state.open_path(path)
 
-    def _cap_changed(self) -> None:
-        """A new frame cap re-reads the file the clip came from (generated clips have a fixed length)."""
-        if self.source_path is not None and self.clip is not None and self.cap_spin.value() != self.clip.count:
-            self.open_path(self.source_path)
-
-    def show_example(self, label: int) -> Task | None:
-        """A freshly generated clip of class ``label`` (a new seed each time)."""
-        from explorer.engine.video.generated import FRAMES, example
-        from explorer.engine.video.io import Clip
-
-        self._example_seed += 1
-        frames, _ = example(label, seed=10_000 + self._example_seed, frames=FRAMES)
-        clip = Clip(frames=frames, name=f"generated: {self.classes[label]}", fps=8.0,
-                    source_indices=list(range(len(frames))), source_frames=len(frames), label=label)
-        self.example_combo.setCurrentIndex(label)
-        self._requested_path = None
-        return self._run(clip, "analysing the generated clip")
-
-    def on_model_trained(self, task: str, path: str) -> None:
-        """The Training panel saved a video model: offer it beside the bundled ones and show it."""
-        index = self.model_combo.findData(path)
-        if index < 0:
-            self.model_combo.addItem(f"trained: {Path(path).stem}", path)
-            index = self.model_combo.count() - 1
-        self.models.pop(path, None)  # a file saved again under the same name is re-read
-        self.model_combo.setCurrentIndex(index)
-
-    def _model_changed(self) -> None:
-        if self.context.settings is not None and self.model_name in dict(MODEL_CHOICES):
-            self.context.settings.setValue("video/model", self.model_name)
-        if self.clip is not None:
-            self._run(self.clip, "running the other model")
-
-    def _run(self, source, description: str) -> Task | None:
-        if self.task is not None and not self.task.done:
-            self.task.cancel()
-        name = self.model_name
-        loaded = self.models.get(name)
-        job = _process_with_model if loaded is not None else _load_and_process
-        args = (source, loaded, self.cap_spin.value()) if loaded is not None else (source, name, self.cap_spin.value())
-        self.progress.setValue(0)
-        self.progress.show()
-        self.cancel_button.show()
-        task = run_task(
-            job,
-            *args,
-            on_result=self._show_result,
-            on_progress=lambda f, text: self.progress.setValue(int(f * 1000)),
-            on_error=lambda exc: self._failed(description, exc),
-            on_finished=lambda: self._finished(task),
-            description=description,
-        )
-        self.task = task
-        return task
+    def show_example(self, label: int) -> Any:
+        """A freshly generated clip of class ``label`` (the running task)."""
+        return self.state.show_example(label)
 
     def cancel(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
+        self.state.cancel()
 
-    def _finished(self, task: Task) -> None:
-        if task is self.task:
-            self.progress.hide()
-            self.cancel_button.hide()
+    def choose_export(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export the Video panel as PNG", "video.png", "PNG image (*.png)")
+        if path:
+            try:
+                self.export_png(path)
+            except ValueError as exc:
+                show_error("Export failed", exc)
 
-    def _failed(self, description: str, exc: BaseException) -> None:
-        show_error(f"{description.capitalize()} failed", exc)
-        if self.clip is not None:
-            self.status.setText(f"Kept the previous clip ({self.clip.name}). " + self._summary())
+    # -- redrawing from the state -----------------------------------------------------------
+    def _show_busy(self, busy: bool) -> None:
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
 
-    # -- showing a result -------------------------------------------------------------------
-    def _show_result(self, result) -> None:
-        clip, trace, loaded = result
-        self.models[loaded.source] = loaded
-        if clip is not self.clip:  # a new clip (not the same one through another model)
-            self.source_path = self._requested_path
-        self.clip, self.trace = clip, trace
+    def _show_playing(self, playing: bool) -> None:
+        self.play_button.blockSignals(True)
+        self.play_button.setChecked(playing)
+        self.play_button.blockSignals(False)
+        self.play_button.setText("⏸" if playing else "▶")
+        if playing and self.state.clip is not None:
+            self.timer.start(self.state.play_interval_ms)
+        else:
+            self.timer.stop()
+
+    def _show_trace(self) -> None:
+        """A new analysis (a new clip, or the same clip through another model): redraw every view."""
+        clip, trace = self.state.clip, self.state.trace
+        if clip is None or trace is None:
+            return
         T = clip.count
         self.strip.set_frames(clip.frames)
         frames = [str(i + 1) for i in range(T)]
         hidden = trace.hidden.numpy().T  # (H, T)
-        self.hidden_map.set_title("Hidden state × time (GRU)" if trace.arch in ("gru", "lstm") else "Transformer output state × time")
+        self.hidden_map.set_title(self.state.hidden_title)
         self.hidden_map.set_data(hidden, row_labels=[f"h{i}" for i in range(hidden.shape[0])], col_labels=frames)
         every = max(1, hidden.shape[0] // 8)  # readable unit ticks; hovering names every unit
         self.hidden_map.plot.getAxis("left").setTicks([[(i + 0.5, f"h{i}") for i in range(0, hidden.shape[0], every)], []])
@@ -339,53 +309,22 @@ class VideoPanel(Panel):
             self.importance.set_data(trace.importance.numpy())
         self.slider.blockSignals(True)
         self.slider.setRange(0, T - 1)
-        self.slider.setValue(min(self.current, T - 1) if T else 0)
         self.slider.blockSignals(False)
-        self.status.setText(self._summary())
-        self.set_frame(self.slider.value())
+        self._show_frame()
 
-    def _summary(self) -> str:
-        clip, trace = self.clip, self.trace
+    def _show_frame(self) -> None:
+        """Show the state's current frame in every view."""
+        clip, trace, index = self.state.clip, self.state.trace, self.state.current
         if clip is None or trace is None:
-            return " "
-        final = trace.prediction
-        truth = (
-            f" · true class: {self.classes[clip.label]}"
-            if clip.label is not None
-            else " — the bundled models know only the 8 generated motions: on other clips, watch the mechanism, not the label"
-        )
-        model = self.model_combo.currentText()
-        loaded = self.models.get(self.model_name)
-        accuracy = getattr(loaded, "accuracy", None)
-        acc = f" (accuracy on fresh generated clips {accuracy:.1%})" if accuracy is not None else ""
-        how = (
-            "a per-frame CNN, then the GRU reads the features one frame at a time (sequential: frame t waits "
-            "for t−1); its hidden state changes every frame while its weights stay fixed, and its belief after "
-            "frame t uses frames 1…t only"
-            if trace.arch in ("gru", "lstm")
-            else "a per-frame CNN, then all frames at once (in parallel) through causal self-attention: "
-            "frame t looks directly at frames 1…t, at any distance, never at later ones"
-        )
-        return (
-            f"<b>{clip.name}</b> — {clip.describe()}. <b>{model}</b>{acc}: {how}. "
-            f"Final answer: <b>{trace.classes[final]}</b> ({float(trace.probs[-1, final]):.0%}){truth}."
-        )
-
-    def set_frame(self, index: int) -> None:
-        """Show frame ``index`` in every view (the scrubber, the strip and playback call this)."""
-        if self.clip is None or self.trace is None:
             return
-        index = int(np.clip(index, 0, self.clip.count - 1))
-        self.current = index
         if self.slider.value() != index:
             self.slider.blockSignals(True)
             self.slider.setValue(index)
             self.slider.blockSignals(False)
-        self.frame_view.set_frame(self.clip.frames[index])
+        self.frame_view.set_frame(clip.frames[index])
         self.strip.set_current(index)
-        source = self.clip.source_indices[index] + 1 if index < len(self.clip.source_indices) else index + 1
-        self.frame_label.setText(f"frame {index + 1} / {self.clip.count}" + (f" (#{source})" if source != index + 1 else ""))
-        features = self.trace.features[index].numpy()
+        self.frame_label.setText(self.state.frame_text())
+        features = trace.features[index].numpy()
         self.feature_map.set_data(features[None, :], row_labels=[f"t={index + 1}"],
                                   col_labels=[f"f{i}" for i in range(features.shape[0])])
         self.hidden_map.set_highlight(cols=[index])
@@ -393,38 +332,3 @@ class VideoPanel(Panel):
             self.attention_map.set_highlight(rows=[index])
         self.belief.set_current(index)
         self.importance.set_current(index)
-
-    # -- playback ---------------------------------------------------------------------------
-    def set_playing(self, playing: bool) -> None:
-        self.play_button.setText("⏸" if playing else "▶")
-        if playing and self.clip is not None:
-            fps = min(max(self.clip.fps or 8.0, 1.0), 15.0)
-            self.timer.start(int(1000 / fps))
-        else:
-            self.timer.stop()
-
-    def _advance(self) -> None:
-        if self.clip is None:
-            return
-        self.slider.setValue((self.current + 1) % self.clip.count)
-
-    # -- export -----------------------------------------------------------------------------
-    def choose_export(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export the Video panel as PNG", "video.png", "PNG image (*.png)")
-        if path:
-            try:
-                self.export_png(path)
-            except ValueError as exc:
-                show_error("Export failed", exc)
-
-
-def _load_and_process(source, name: str, max_frames: int, reporter=None):
-    """Worker job when the model is not loaded yet: load it, then read and analyse."""
-    loaded = _load_model(name)
-    clip, trace = _process(source, loaded, max_frames, reporter=reporter)
-    return clip, trace, loaded
-
-
-def _process_with_model(source, loaded, max_frames: int, reporter=None):
-    clip, trace = _process(source, loaded, max_frames, reporter=reporter)
-    return clip, trace, loaded

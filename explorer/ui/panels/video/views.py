@@ -1,7 +1,7 @@
 """Small views of the Video panel: the frame with its strip, the belief plot, the importance bars.
 
 Each view only draws what it is given (arrays from a ``VideoTrace``) and
-marks the current frame; the panel owns the state.
+marks the current frame; what is shown is decided in ``state.py``.
 """
 
 from __future__ import annotations

@@ -18,20 +18,20 @@ def panel(qtbot, context, wait_for_tasks):
     widget.show()
     widget.start()
     wait_for_tasks(60_000)
-    assert widget.trace is not None, errors.MESSAGES
+    assert widget.state.trace is not None, errors.MESSAGES
     return widget
 
 
 def test_scrubbing_updates_every_view(panel, qtbot):
-    T = panel.clip.count
+    T = panel.state.clip.count
     assert T == 16 and panel.slider.maximum() == T - 1
     for index in np.random.default_rng().permutation(T)[:5]:
         index = int(index)
         panel.slider.setValue(index)
-        assert panel.current == index
+        assert panel.state.current == index
         assert panel.frame_label.text().startswith(f"frame {index + 1} / {T}")
         assert panel.strip.currentRow() == index
-        assert np.allclose(panel.feature_map.values[0], panel.trace.features[index].numpy())
+        assert np.allclose(panel.feature_map.values[0], panel.state.trace.features[index].numpy())
         assert panel.belief.cursor.value() == index + 1
         assert f"after frame {index + 1}" in panel.belief.readout.text()
         assert panel.importance.current == index
@@ -40,13 +40,13 @@ def test_scrubbing_updates_every_view(panel, qtbot):
         assert panel.importance.readout.text().startswith(f"frame {index + 1}: ")
     # clicking a thumbnail or a column of the hidden-state map moves the scrubber too
     panel.strip.setCurrentRow(3)
-    assert panel.slider.value() == 3 and panel.current == 3
+    assert panel.slider.value() == 3 and panel.state.current == 3
     panel.hidden_map.clicked.emit(0, 7)
-    assert panel.current == 7 and panel.strip.currentRow() == 7
+    assert panel.state.current == 7 and panel.strip.currentRow() == 7
 
 
 def test_views_show_the_trace(panel):
-    trace = panel.trace
+    trace = panel.state.trace
     assert np.allclose(panel.hidden_map.values, trace.hidden.numpy().T)
     assert np.allclose(panel.belief.probs, trace.probs.numpy())
     assert np.allclose(panel.importance.values, trace.importance.numpy())
@@ -56,7 +56,7 @@ def test_views_show_the_trace(panel):
 def test_transformer_shows_attention(panel, wait_for_tasks):
     panel.model_combo.setCurrentIndex(1)
     wait_for_tasks(60_000)
-    assert panel.trace.arch == "transformer" and not errors.MESSAGES
+    assert panel.state.trace.arch == "transformer" and not errors.MESSAGES
     assert panel.attention_map.isVisible()
     attention = panel.attention_map.values
     assert attention.shape == (16, 16) and np.allclose(attention.sum(1), 1, atol=1e-5)
@@ -69,7 +69,7 @@ def test_transformer_shows_attention(panel, wait_for_tasks):
 def test_playback_advances(panel, qtbot):
     panel.slider.setValue(0)
     panel.play_button.setChecked(True)
-    qtbot.waitUntil(lambda: panel.current >= 2, timeout=5_000)
+    qtbot.waitUntil(lambda: panel.state.current >= 2, timeout=5_000)
     panel.play_button.setChecked(False)
     assert not panel.timer.isActive()
 
@@ -83,16 +83,16 @@ def test_open_file_and_bad_file_keeps_clip(panel, tmp_path, wait_for_tasks):
     write_gif(tmp_path / "right.gif", frames)
     panel.open_path(tmp_path / "right.gif")
     wait_for_tasks(60_000)
-    assert panel.clip.name == "right.gif" and panel.clip.count == 16 and not errors.MESSAGES
+    assert panel.state.clip.name == "right.gif" and panel.state.clip.count == 16 and not errors.MESSAGES
     panel.cap_spin.setValue(24)
     panel.cap_spin.editingFinished.emit()  # a new frame cap re-reads the file
     wait_for_tasks(60_000)
-    assert panel.clip.name == "right.gif" and panel.clip.count == 24 and panel.slider.maximum() == 23
-    before = panel.clip
+    assert panel.state.clip.name == "right.gif" and panel.state.clip.count == 24 and panel.slider.maximum() == 23
+    before = panel.state.clip
     (tmp_path / "broken.mp4").write_text("not a video")
     panel.open_path(tmp_path / "broken.mp4")
     wait_for_tasks(60_000)
-    assert panel.clip is before
+    assert panel.state.clip is before
     assert any("broken.mp4" in m.text for m in errors.MESSAGES), errors.MESSAGES
     assert "Kept the previous clip" in panel.status.text()
 
@@ -101,7 +101,7 @@ def test_generate_and_export(panel, tmp_path, wait_for_tasks):
     panel.example_combo.setCurrentIndex(2)
     panel.generate_button.click()
     wait_for_tasks(60_000)
-    assert panel.clip.label == 2 and "moves down" in panel.clip.name
+    assert panel.state.clip.label == 2 and "moves down" in panel.state.clip.name
     out = panel.export_png(tmp_path / "video.png")
     assert out.stat().st_size > 10_000
 
@@ -115,7 +115,7 @@ def test_a_model_trained_in_the_app_is_offered(panel, tmp_path, wait_for_tasks):
     panel.context.modelTrained.emit("video_gru", "video", str(path))
     wait_for_tasks(60_000)
     assert panel.model_combo.currentText() == "trained: video_gru-retrained"
-    assert panel.models[str(path)].name == "video_gru-retrained" and not errors.MESSAGES
+    assert panel.state.models[str(path)].name == "video_gru-retrained" and not errors.MESSAGES
     panel.context.modelTrained.emit("rnn_memory", "rnn", str(path))  # another panel's model: ignored
     assert panel.model_combo.count() == 3
 
@@ -126,11 +126,11 @@ def test_cancel_keeps_the_previous_clip(panel, tmp_path, qtbot, wait_for_tasks):
 
     frames, _ = example(3, seed=5, size=96)
     path = write_gif(tmp_path / "long.gif", np.concatenate([frames] * 8), fps=30)
-    before = panel.clip
+    before = panel.state.clip
     task = panel.open_path(path)
     task.cancel()
     wait_for_tasks(60_000)
-    assert panel.clip is before and not errors.MESSAGES
+    assert panel.state.clip is before and not errors.MESSAGES
     assert not panel.progress.isVisible() and not panel.cancel_button.isVisible()
 
 
@@ -145,3 +145,17 @@ def test_theme_switch_restyles_the_marks(panel, qapp):
         assert panel.belief.cursor.pen.color().name() == dark
     finally:
         theme.apply_theme(qapp, "light")
+
+
+def test_settings_come_back_next_launch(panel, context, qtbot, wait_for_tasks):
+    from explorer.ui.panels.video.panel import VideoPanel
+
+    panel.model_combo.setCurrentIndex(1)
+    panel.cap_spin.setValue(24)
+    panel.example_combo.setCurrentIndex(2)
+    wait_for_tasks(60_000)
+    assert context.settings.value("panels/video/model_name") == "video_transformer"
+    again = VideoPanel(context)
+    qtbot.addWidget(again)
+    assert again.model_combo.currentData() == "video_transformer"
+    assert again.cap_spin.value() == 24 and again.example_combo.currentIndex() == 2
