@@ -74,7 +74,8 @@ def train_then_save(
     return result, save_trained(path, task, result, extra=SAVED_FROM_APP) if keep else None
 
 
-@evented(equality_operators=identity_fields("tasks", "curves", "snapshots", "latest_snapshot", "result", "error", "worker"))
+@evented(equality_operators=identity_fields(
+    "tasks", "history", "curves", "snapshots", "latest_snapshot", "result", "error", "worker"))
 @dataclass
 class TrainingState:
     """The chosen task and its settings, the run and its outcome. Drive it without Qt."""
