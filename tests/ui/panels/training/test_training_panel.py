@@ -74,7 +74,7 @@ def test_start_shows_progress_curves_and_snapshots(panel, qtbot):
 def test_cancel_stops_the_run(panel, qtbot):
     panel.steps.setValue(100_000)
     panel.start_training()
-    qtbot.waitUntil(lambda: len(panel.history) >= 2, timeout=30_000)
+    qtbot.waitUntil(lambda: len(panel.state.history) >= 2, timeout=30_000)
     panel.cancel_training()
     qtbot.waitUntil(lambda: panel.worker is None, timeout=10_000)
     assert panel.result.status == "cancelled"
@@ -85,14 +85,14 @@ def test_cancel_stops_the_run(panel, qtbot):
 def test_pause_and_resume(panel, qtbot):
     panel.steps.setValue(100_000)
     panel.start_training()
-    qtbot.waitUntil(lambda: len(panel.history) >= 1, timeout=30_000)
+    qtbot.waitUntil(lambda: len(panel.state.history) >= 1, timeout=30_000)
     panel.toggle_pause()
     qtbot.wait(300)
-    count = len(panel.history)
+    count = len(panel.state.history)
     qtbot.wait(300)
-    assert len(panel.history) <= count + 1
+    assert len(panel.state.history) <= count + 1
     panel.toggle_pause()
-    qtbot.waitUntil(lambda: len(panel.history) > count + 1, timeout=30_000)
+    qtbot.waitUntil(lambda: len(panel.state.history) > count + 1, timeout=30_000)
     panel.cancel_training()
     qtbot.waitUntil(lambda: panel.worker is None, timeout=10_000)
 
@@ -113,3 +113,19 @@ def test_registry_tasks_listed(qtbot, context):
     widget = TrainingPanel(context)
     qtbot.addWidget(widget)
     assert widget.task_combo.count() == len(available_tasks())
+
+
+def test_the_chosen_task_and_its_settings_come_back(qtbot, context):
+    """The task and the settings last used for it are restored on the next launch."""
+    from explorer.ui.panels.training.panel import TrainingPanel
+
+    first = TrainingPanel(context)
+    qtbot.addWidget(first)
+    first.task_combo.setCurrentIndex(first.task_combo.findData("video_gru"))
+    first.steps.setValue(2)
+    first.seed.setValue(11)
+    again = TrainingPanel(context)
+    qtbot.addWidget(again)
+    assert again.task_combo.currentData() == "video_gru"
+    assert (again.steps.value(), again.seed.value()) == (2, 11)
+    assert again.lr.text() == first.lr.text() and "Video panel" in again.task_info.text()
