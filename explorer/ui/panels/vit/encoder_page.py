@@ -27,7 +27,7 @@ from PyQt6.QtWidgets import (
 
 from explorer.engine.vit import analysis as va
 from explorer.ui import theme
-from explorer.ui.panels.vit.pages.base import Page, note
+from explorer.ui.panels.vit.page import Page, note
 from explorer.ui.panels.vit.result import ViTResult
 from explorer.ui.panels.vit.state import ATTENTION_VIEWS, MAX_DISCARD, ViTState
 from explorer.ui.panels.vit.views import PatchImageView

@@ -1,0 +1,21 @@
+"""The six pages of the ViT walk, one step each, bound to a :class:`~explorer.ui.panels.vit.state.ViTState`.
+
+:mod:`.page` is what every page shares; :mod:`.patch_pages` holds steps 1–2
+(the image cut into patches, read as a sequence), :mod:`.token_pages` steps
+3–5 (linear embedding, position embeddings, class token) and
+:mod:`.encoder_page` step 6 (the encoder's attention and the predictions).
+"""
+
+from explorer.ui.panels.vit.encoder_page import EncoderPage
+from explorer.ui.panels.vit.page import Page
+from explorer.ui.panels.vit.patch_pages import GridPage, SequencePage
+from explorer.ui.panels.vit.token_pages import (
+    ClassTokenPage,
+    EmbeddingPage,
+    PositionPage,
+)
+
+#: The pages in the order of the walk (step i is ``PAGES[i - 1]``).
+PAGES = (GridPage, SequencePage, EmbeddingPage, PositionPage, ClassTokenPage, EncoderPage)
+
+__all__ = ["PAGES", "ClassTokenPage", "EmbeddingPage", "EncoderPage", "GridPage", "Page", "PositionPage", "SequencePage"]
