@@ -1,4 +1,4 @@
-"""Views of the ViT panel: the image with its patch grid and overlays, the patch strip, tiles.
+"""Views of the ViT panel: the image with its patch grid and overlays, the patch strip, tiles, the source.
 
 Each view is a small pyqtgraph widget that only draws what it is given
 (arrays from the engine) and reports clicks as patch indices.
@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PIL import Image
 from PyQt6.QtCore import QRectF, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QFont, QPen
-from PyQt6.QtWidgets import QGraphicsRectItem
+from PyQt6.QtGui import QColor, QFont, QPainter, QPen
+from PyQt6.QtWidgets import QGraphicsRectItem, QLabel
 
 from explorer.ui import theme
+from explorer.ui.qt_images import pil_to_pixmap
 
 
 def _pen(colour: str, width: float = 1.0, alpha: int = 255) -> QPen:
@@ -318,3 +320,38 @@ class GridOfGridsView(_Canvas):
         r, c = int(y // (gh + 1)), int(x // (gw + 1))
         if 0 <= r < gh and 0 <= c < gw:
             self.patchClicked.emit(r * gw + c)
+
+
+class SourceView(QLabel):
+    """The user's image, scaled to fit, with the part the model sees outlined."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setMinimumSize(160, 120)
+        self._image: Image.Image | None = None
+        self._box = (0.0, 0.0, 1.0, 1.0)
+
+    def set_image(self, image: Image.Image, box: tuple[float, float, float, float]) -> None:
+        self._image, self._box = image, box
+        self._redraw()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._redraw()
+
+    def _redraw(self) -> None:
+        if self._image is None:
+            return
+        preview = self._image.copy()
+        preview.thumbnail((max(self.width(), 50), max(self.height(), 50)))
+        pixmap = pil_to_pixmap(preview)
+        scale = pixmap.width() / self._image.width
+        painter = QPainter(pixmap)
+        pen = QPen(QColor(theme.colors().highlight))
+        pen.setWidth(3)
+        painter.setPen(pen)
+        left, top, right, bottom = (v * scale for v in self._box)
+        painter.drawRect(int(left), int(top), max(1, int(right - left) - 1), max(1, int(bottom - top) - 1))
+        painter.end()
+        self.setPixmap(pixmap)

@@ -22,7 +22,7 @@ def panel(qtbot, context, sample_image, wait_for_tasks):
     widget.show()
     widget.start()
     wait_for_tasks(60_000)
-    qtbot.waitUntil(lambda: widget.result is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: widget.state.result is not None, timeout=10_000)
     return widget
 
 
@@ -37,34 +37,34 @@ def test_clicking_a_patch_updates_the_similarity_map(qtbot, panel):
     page = panel.pages[3]
     panel.steps.setCurrentRow(3)
     qtbot.wait(50)
-    gh, gw = panel.result.trace.grid
+    gh, gw = panel.state.result.trace.grid
     row, col = 2, 5
     _click_view(qtbot, page.map.graphics, page.map.plot.getViewBox(), col + 0.5, row + 0.5)
-    qtbot.waitUntil(lambda: panel.selected == row * gw + col, timeout=3000)
-    expected = va.position_similarity(panel.result.trace.pos_embed)[row * gw + col].reshape(gh, gw).numpy()
+    qtbot.waitUntil(lambda: panel.state.selection.patch == row * gw + col, timeout=3000)
+    expected = va.position_similarity(panel.state.result.trace.pos_embed)[row * gw + col].reshape(gh, gw).numpy()
     np.testing.assert_allclose(page.map.values, expected, atol=1e-6)
     assert page.map.values[row, col] == pytest.approx(1.0, abs=1e-5)
     # A tile of the grid of grids selects its patch too.
     _click_view(qtbot, page.grids, page.grids.box, 1 * (gw + 1) + 0.5, 3 * (gh + 1) + 0.5)
-    qtbot.waitUntil(lambda: panel.selected == 3 * gw + 1, timeout=3000)
-    np.testing.assert_allclose(page.map.values, va.position_similarity(panel.result.trace.pos_embed)[3 * gw + 1].reshape(gh, gw).numpy(), atol=1e-6)
+    qtbot.waitUntil(lambda: panel.state.selection.patch == 3 * gw + 1, timeout=3000)
+    np.testing.assert_allclose(page.map.values, va.position_similarity(panel.state.result.trace.pos_embed)[3 * gw + 1].reshape(gh, gw).numpy(), atol=1e-6)
 
 
 def test_clicking_the_image_selects_the_patch_in_every_step(qtbot, panel):
     page = panel.pages[0]
-    p = panel.result.trace.patch_size
-    gw = panel.result.trace.grid[1]
+    p = panel.state.result.trace.patch_size
+    gw = panel.state.result.trace.grid[1]
     _click_view(qtbot, page.view, page.view.box, 3.5 * p, 1.5 * p)
-    qtbot.waitUntil(lambda: panel.selected == 1 * gw + 3, timeout=3000)
+    qtbot.waitUntil(lambda: panel.state.selection.patch == 1 * gw + 3, timeout=3000)
     embedding = panel.pages[2].embedding.values.reshape(-1)
-    expected = panel.result.trace.patch_embeddings[panel.selected].numpy()
+    expected = panel.state.result.trace.patch_embeddings[panel.state.selection.patch].numpy()
     np.testing.assert_allclose(embedding[: expected.size], expected, atol=1e-6)
     assert panel.pages[1].strip.selection.isVisible()
 
 
 def test_encoder_controls_pick_layer_head_query_and_rollout(qtbot, panel):
     page = panel.pages[5]
-    trace = panel.result.trace
+    trace = panel.state.result.trace
     page.layer.setCurrentIndex(0)
     page.head.setCurrentIndex(2)  # head 2
     np.testing.assert_allclose(page.map, va.attention_map(trace.attentions[0], trace.grid, 0, 1).numpy(), atol=1e-7)
@@ -80,33 +80,33 @@ def test_encoder_controls_pick_layer_head_query_and_rollout(qtbot, panel):
     page.opacity.setValue(20)
     assert page.view.overlay.opacity() == pytest.approx(0.2)
     shown = [name.text() for name, _bar in page.predictions.rows if not name.isHidden()]
-    assert shown == [name for name, _p, _i in panel.model.top_k(trace, 5)]
-    assert len(shown) == min(5, panel.model.config.num_classes)
+    assert shown == [name for name, _p, _i in panel.state.model.top_k(trace, 5)]
+    assert len(shown) == min(5, panel.state.model.config.num_classes)
 
 
 def test_a_bad_model_file_is_explained_and_the_model_kept(qtbot, panel, tmp_path, wait_for_tasks):
-    before = panel.model
+    before = panel.state.model
     bad = tmp_path / "resnet.pth"
     torch.save({"conv1.weight": torch.zeros(4, 3, 3, 3)}, bad)
     panel.load_model(bad)
     wait_for_tasks()
-    assert panel.model is before
+    assert panel.state.model is before
     assert errors.MESSAGES and "conv1.weight" in errors.MESSAGES[-1].text
 
 
 def test_other_input_sizes_resample_position_embeddings(qtbot, panel, wait_for_tasks):
-    p = panel.model.config.patch_size
-    panel.size_spin.setValue(panel.model.config.image_size + 2 * p)
+    p = panel.state.model.config.patch_size
+    panel.size_spin.setValue(panel.state.model.config.image_size + 2 * p)
     wait_for_tasks()
-    grid = panel.model.config.grid + 2
-    qtbot.waitUntil(lambda: panel.result.trace.grid == (grid, grid), timeout=10_000)
+    grid = panel.state.model.config.grid + 2
+    qtbot.waitUntil(lambda: panel.state.result.trace.grid == (grid, grid), timeout=10_000)
     assert "resampled bicubically" in panel.pages[3].note.text()
 
 
 def test_exports(qtbot, panel, tmp_path):
     array = np.load(panel.export_attention(tmp_path / "att.npy"))
-    cfg = panel.model.config
-    n = panel.result.trace.num_patches + 1
+    cfg = panel.state.model.config
+    n = panel.state.result.trace.num_patches + 1
     assert array.shape == (cfg.depth, cfg.heads, n, n) and array.dtype == np.float32
     np.testing.assert_allclose(array.sum(-1), 1.0, atol=1e-5)
     for index in range(6):
@@ -118,12 +118,12 @@ def test_sample_scene_becomes_the_current_image(qtbot, panel, wait_for_tasks):
     panel.load_sample_scene()
     wait_for_tasks()
     assert panel.context.image.name.startswith("generated scene")
-    qtbot.waitUntil(lambda: panel.result.source is panel.context.image.image, timeout=10_000)
+    qtbot.waitUntil(lambda: panel.state.result.source is panel.context.image.image, timeout=10_000)
 
 
 def test_hovering_a_patch_reads_its_attention_weight(qtbot, panel):
     page = panel.pages[5]
-    p = panel.result.trace.patch_size
+    p = panel.state.result.trace.patch_size
     page.view.on_hover(2.5 * p, 0.5 * p)  # row 0, column 2
     assert f"weight {page.map[0, 2]:.4f}" in page.hover_label.text()
     page.view.on_hover(-1, -1)
@@ -146,5 +146,53 @@ def test_model_trained_in_training_panel_is_loaded(qtbot, context, tmp_path, wai
     wait_for_tasks(60_000)
     context.modelTrained.emit("vit-shapes", "vit", str(path))
     wait_for_tasks(60_000)
-    assert panel.model is not None
-    assert panel.model.name == "retrained.safetensors" or "retrained" in panel.model_label.text()
+    assert panel.state.model is not None
+    assert panel.state.model.name == "retrained.safetensors" or "retrained" in panel.state.model_label.text()
+
+
+def test_clicking_the_encoder_image_attends_from_that_patch(qtbot, panel):
+    """While 'from [CLS]' is chosen, a click on the map selects the patch and reads attention from it."""
+    page = panel.pages[5]
+    panel.steps.setCurrentRow(5)
+    qtbot.wait(50)
+    trace = panel.state.result.trace
+    p, gw = trace.patch_size, trace.grid[1]
+    assert page.query.currentIndex() == 0
+    _click_view(qtbot, page.view, page.view.box, 3.5 * p, 1.5 * p)
+    qtbot.waitUntil(lambda: panel.state.selection.patch == 1 * gw + 3, timeout=3000)
+    assert page.query.currentText() == "from the selected patch"
+    expected = va.attention_map(trace.attentions[-1], trace.grid, 1 * gw + 3 + 1, None).numpy()
+    np.testing.assert_allclose(page.map, expected, atol=1e-7)
+    assert page.view.selection.isVisible()
+
+
+def test_the_readout_follows_a_switch_to_rollout(qtbot, panel):
+    page = panel.pages[5]
+    p = panel.state.result.trace.patch_size
+    page.view.on_hover(2.5 * p, 0.5 * p)
+    assert "mean of heads" in page.hover_label.text()
+    page.mode.setCurrentIndex(1)
+    assert f"weight {page.map[0, 2]:.4f} — rollout" in page.hover_label.text()
+
+
+def test_settings_come_back_in_a_new_panel(qtbot, panel, context, wait_for_tasks):
+    from explorer.ui.panels.vit.panel import ViTPanel
+
+    page = panel.pages[5]
+    panel.steps.setCurrentRow(5)
+    page.mode.setCurrentIndex(1)
+    page.fusion.setCurrentText("max")
+    page.discard.setValue(0.3)
+    panel.pages[0].grid_box.setChecked(False)
+    panel.size_spin.setValue(96)
+    wait_for_tasks()
+    again = ViTPanel(context)
+    qtbot.addWidget(again)
+    again.start()
+    wait_for_tasks(60_000)
+    assert again.stack.currentIndex() == 5 and again.steps.currentRow() == 5
+    encoder = again.pages[5]
+    assert encoder.mode.currentIndex() == 1 and encoder.fusion.currentText() == "max"
+    assert encoder.discard.value() == pytest.approx(0.3)
+    assert not again.pages[0].grid_box.isChecked() and not again.pages[0].view.grid_visible
+    assert again.size_spin.value() == 96 and again.state.result.trace.grid == (12, 12)
