@@ -161,7 +161,7 @@ class WordChips(QWidget):
             button.setToolTip(tip)
             button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
             button.setObjectName("wordChip")
-            button.clicked.connect(lambda _=False, i=index: self.clicked.emit(i))
+            button.clicked.connect(lambda _=False, i=index: self._clicked(i))
             button.installEventFilter(self)
             self._layout.insertWidget(self._layout.count() - 1, button)
             self.buttons.append(button)
@@ -175,6 +175,13 @@ class WordChips(QWidget):
             button.setChecked(index == selected)
             button.setEnabled(index < shown)
         self.apply_style()
+
+    def _clicked(self, index: int) -> None:
+        # A click toggles a checkable button by itself; which word is checked is the panel's to say
+        # (clicking the selected word again changes nothing, so nothing would check it back).
+        for i, button in enumerate(self.buttons):
+            button.setChecked(i == self.selected)
+        self.clicked.emit(index)
 
     def apply_style(self) -> None:
         c = theme.colors()

@@ -48,6 +48,13 @@ def test_clicking_a_word_changes_the_overlay(panel, qtbot):
     assert f"“{panel.state.trace.words[index]}”" in panel.word_info.text()
 
 
+def test_clicking_the_selected_word_again_keeps_it_marked(panel, qtbot):
+    index = panel.state.selected
+    assert panel.chips.buttons[index].isChecked()
+    qtbot.mouseClick(panel.chips.buttons[index], Qt.MouseButton.LeftButton)
+    assert panel.state.selected == index and panel.chips.buttons[index].isChecked()
+
+
 def test_stepping_reveals_words_and_shows_candidates(panel, qtbot):
     n = len(panel.state.trace.words)
     panel.state.step_to(0)
