@@ -62,7 +62,7 @@ class CaptioningState:
     ``selected`` is the word whose map shows when the pointer is on no word
     (``hovered`` is -1); ``shown`` is how many words are revealed when stepping
     through the generation. Whenever there are revealed words, ``selected`` is
-    one of them.
+    one of them, so the stepper always stands on the selected word.
     """
 
     PERSISTED: ClassVar[tuple[str, ...]] = (
@@ -288,8 +288,8 @@ class CaptioningState:
 
     @property
     def position(self) -> int:
-        """Where the stepper stands: how many words are revealed."""
-        return self.shown
+        """Where the stepper stands: the selected word's number (1-based), 0 before the first word."""
+        return self.selected + 1 if self.shown else 0
 
     @property
     def step_text(self) -> str:

@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from explorer.assets import resource_path
 from explorer.engine.captioning.loading import bundled_path
 from explorer.engine.infra import scenes
+from explorer.engine.infra.images import load_image
 from explorer.ui.panels.captioning.state import COLOUR_MAPS, CaptioningState, sharpest_word
 from explorer.ui.panels.state import restore_settings, settings_of
 
@@ -128,6 +130,22 @@ def test_stepping_reveals_words_and_keeps_the_selection_on_a_revealed_one():
     assert (state.selected, state.shown) == (n - 1, n)
     state.select_word(n)  # out of range: ignored
     assert state.selected == n - 1
+
+
+def test_the_stepper_stands_on_the_selected_word_from_the_first_caption_on():
+    """It read "word 3 of 3 · end" with word 2 selected: it counted the revealed words, not the selection."""
+    state = CaptioningState()
+    state.set_image(load_image(resource_path("images", "chelsea.png")), "chelsea.png")
+    state.load_bundled()
+    n, selected = len(state.trace.words), state.selected
+    assert selected < n - 1 and state.shown == n  # on this photo the sharpest map is not the last word's
+    assert state.position == selected + 1 and state.step_text == f"word {selected + 1} of {n}"
+    state.step_forward()  # ▶ goes on from the selected word
+    assert state.selected == selected + 1 and state.step_text.startswith(f"word {selected + 2} of {n}")
+    state.select_word(0)
+    assert state.shown == n and state.step_text == f"word 1 of {n}"
+    state.step_back()
+    assert state.shown == 0 and state.step_text == f"word 0 of {n}"
 
 
 def test_the_hovered_word_is_in_focus_until_the_pointer_leaves():
