@@ -107,3 +107,26 @@ def test_a_model_retrained_in_the_training_panel_is_shown(panel, tmp_path, wait_
     wait_for_tasks()
     assert panel.state.main.name == "retrained" and "Opened · retrained" in panel.model_combo.currentText()
     assert "TAUGHT" in panel.attention_note.text()
+
+
+def test_the_settings_come_back_in_the_next_panel(qtbot, context):
+    first = CaptioningPanel(context)
+    qtbot.addWidget(first)
+    first.beam_spin.setValue(1)
+    first.page.opacity.setValue(30)
+    first.page.cmap_combo.setCurrentText("magma")
+    first.page.boxes_check.setChecked(False)
+    first.tabs.setCurrentIndex(1)
+    second = CaptioningPanel(context)
+    qtbot.addWidget(second)
+    assert second.beam_spin.value() == 1 and second.page.opacity.value() == 30
+    assert second.page.cmap_combo.currentText() == "magma" and not second.page.boxes_check.isChecked()
+    assert second.tabs.currentIndex() == 1
+    assert (second.state.beam_size, second.state.opacity, second.state.cmap, second.state.tab) == (1, 30, "magma", 1)
+
+
+def test_the_state_offers_the_theme_s_colour_maps():
+    from explorer.ui import theme
+    from explorer.ui.panels.captioning.state import COLOUR_MAPS
+
+    assert COLOUR_MAPS == theme.SEQUENTIAL_NAMES  # the state cannot import the (Qt) theme; they must agree
