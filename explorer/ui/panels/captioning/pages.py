@@ -220,11 +220,11 @@ class WordPage(QWidget):
         state = self.state
         if state.image is None:
             return None
-        alpha = state.focus_map()
         key = (state.image, state.trace, state.focus_word(), state.opacity, state.cmap)
         last = self._overlay_key
         if last and all(a is b for a, b in zip(key[:2], last[:2])) and key[2:] == last[2:]:  # image, trace: by identity
             return self._overlay
+        alpha = state.focus_map()
         base = image_array(state.image, OVERLAY_SIZE)
         picture = base if alpha is None else overlay(base, alpha, opacity=state.opacity / 100, cmap=state.cmap)
         self._overlay_key, self._overlay = key, picture

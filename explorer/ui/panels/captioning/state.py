@@ -35,6 +35,7 @@ BUNDLED_CHOICES: tuple[tuple[Any, str], ...] = (
     ("attention", "Attention · learned from captions only"),
     ("attention_boxes", "Attention · taught from the boxes"),
 )
+BUNDLED_KEYS = tuple(key for key, _label in BUNDLED_CHOICES)
 DEFAULT_MODEL = "attention"
 #: The sequential colour maps of the overlay (``explorer.ui.theme.SEQUENTIAL_NAMES``, which lives in a Qt module).
 COLOUR_MAPS = ("viridis", "inferno", "magma", "plasma", "cividis")
@@ -69,7 +70,7 @@ class CaptioningState:
         "model_key", "beam_size", "opacity", "cmap", "show_box", "tab", "layer", "head",
     )
     #: The bundled attention decoder to start with (a file or folder opened is not remembered).
-    model_key: str = persisted(DEFAULT_MODEL, choices=[key for key, _label in BUNDLED_CHOICES])
+    model_key: str = persisted(DEFAULT_MODEL, choices=BUNDLED_KEYS)
     beam_size: int = persisted(3, min=1, max=MAX_BEAM)  # 1: greedy
     opacity: int = persisted(65, min=0, max=100)  # percent, the overlay's blend at the map's peak
     cmap: str = persisted("viridis", choices=COLOUR_MAPS)
@@ -114,6 +115,7 @@ class CaptioningState:
     def load_bundled(self) -> Any:
         """Open the bundled ``model_key`` decoder and the classic one; then caption (or make a scene)."""
         self.status = "Loading the bundled captioners…"
+        self.chosen = self.model_key
         return self.runner(load_bundled, self.model_key, on_result=self._bundled_loaded,
                            on_error=self._bundled_failed, description="loading the captioners")
 
@@ -172,12 +174,13 @@ class CaptioningState:
     def _adopt(self, captioner: Captioner, source: Any) -> None:
         """``captioner`` becomes the decoder shown; a Hugging Face one shows the layer/head chosen, if it has it."""
         if captioner.kind == "transformer":
-            if (self.layer, self.head) not in {(layer, head) for _label, layer, head in describe.attention_choices(captioner)}:
+            offered = {(layer, head) for _label, layer, head in describe.attention_choices(captioner)}
+            if (self.layer, self.head) not in offered:
                 self.layer, self.head = None, None
             captioner.set_attention(self.layer, self.head)
         self.main = captioner
         self.source = self.chosen = source
-        if any(source == key for key, _label in BUNDLED_CHOICES):
+        if source in BUNDLED_KEYS:
             self.model_key = source
 
     def _model_failed(self, exc: BaseException) -> None:
@@ -280,7 +283,7 @@ class CaptioningState:
         self.step_to(self.position + 1)
 
     def step_all(self) -> None:
-        self.step_to(len(self.trace.words) if self.trace else 0)
+        self.step_to(self.word_count)
 
     @property
     def word_count(self) -> int:

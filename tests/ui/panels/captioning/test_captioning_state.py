@@ -174,6 +174,15 @@ def test_the_object_box_outlines_the_object_a_colour_word_names():
     assert state.true_box() is None
 
 
+def test_the_remembered_bundled_model_is_the_one_opened_at_start():
+    runner = HeldRunner()
+    state = CaptioningState(runner=runner, model_key="attention_boxes", rng=np.random.default_rng(0))
+    state.load_bundled()
+    assert state.chosen == "attention_boxes" and state.main is None  # the model box shows it while it opens
+    runner.jobs[0].finish()
+    assert state.main.name == "attention_boxes" and state.source == "attention_boxes"
+
+
 def test_choosing_a_bundled_model_opens_it_and_remembers_it():
     state = scene_state()
     before = state.trace
