@@ -1,4 +1,4 @@
-"""Pictures of a caption trace: the attention overlay, the word chips and the word-by-word figure.
+"""Pictures of a caption trace: the attention overlay, the picture view, the word chips, the word-by-word figure.
 
 The overlay is drawn in NumPy (image + smoothly upsampled map through the
 sequential colour map, blended with an opacity), so the same function feeds
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 from PyQt6.QtCore import QRectF, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QFont, QImage, QPainter, QPen
+from PyQt6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QWidget
 
 from explorer.engine.captioning.captioner import CaptionTrace
@@ -93,6 +93,44 @@ def render_figure(image: Image.Image, trace: CaptionTrace, *, opacity: float = 0
     return out
 
 
+class ImageView(QLabel):
+    """The picture with an overlay, scaled to fit while keeping its aspect ratio."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setMinimumSize(260, 220)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.array: np.ndarray | None = None
+        self.box: tuple[float, float, float, float] | None = None  # in [0, 1] units
+
+    def set_array(self, array: np.ndarray | None, box=None) -> None:
+        self.array, self.box = array, box
+        self._redraw()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._redraw()
+
+    def _redraw(self) -> None:
+        if self.array is None:
+            self.clear()
+            return
+        pixmap = QPixmap.fromImage(array_to_qimage(np.ascontiguousarray(self.array)))
+        pixmap = pixmap.scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        if self.box is not None:
+            painter = QPainter(pixmap)
+            pen = QPen(QColor(theme.colors().highlight))
+            pen.setWidth(2)
+            pen.setStyle(Qt.PenStyle.DashLine)
+            painter.setPen(pen)
+            x0, y0, x1, y1 = self.box
+            painter.drawRect(int(x0 * pixmap.width()), int(y0 * pixmap.height()),
+                             int((x1 - x0) * pixmap.width()), int((y1 - y0) * pixmap.height()))
+            painter.end()
+        self.setPixmap(pixmap)
+
+
 class WordChips(QWidget):
     """The caption as a row of buttons, one per word; hover or click a word to see its map."""
 
@@ -123,7 +161,7 @@ class WordChips(QWidget):
             button.setToolTip(tip)
             button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
             button.setObjectName("wordChip")
-            button.clicked.connect(lambda _=False, i=index: self.clicked.emit(i))
+            button.clicked.connect(lambda _=False, i=index: self._clicked(i))
             button.installEventFilter(self)
             self._layout.insertWidget(self._layout.count() - 1, button)
             self.buttons.append(button)
@@ -137,6 +175,13 @@ class WordChips(QWidget):
             button.setChecked(index == selected)
             button.setEnabled(index < shown)
         self.apply_style()
+
+    def _clicked(self, index: int) -> None:
+        # A click toggles a checkable button by itself; which word is checked is the panel's to say
+        # (clicking the selected word again changes nothing, so nothing would check it back).
+        for i, button in enumerate(self.buttons):
+            button.setChecked(i == self.selected)
+        self.clicked.emit(index)
 
     def apply_style(self) -> None:
         c = theme.colors()
