@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's explorer, not an installed one
 
 
 def stats(samples) -> str:
@@ -65,7 +68,9 @@ def bench_slider(moves: int, width: int, height: int) -> None:
 
     app = QApplication.instance() or QApplication([])
     apply_theme(app, "light")
-    context = AppContext(QSettings("/tmp/bench_rnn.ini", QSettings.Format.IniFormat))
+    settings = Path("/tmp/bench_rnn.ini")
+    settings.unlink(missing_ok=True)  # the panel restores its settings: start from the defaults every run
+    context = AppContext(QSettings(str(settings), QSettings.Format.IniFormat))
     path, _ = sample_image_paths()[0]
     context.set_image(load_image(path), path.name)
     panel = RNNPanel(context)
@@ -73,20 +78,20 @@ def bench_slider(moves: int, width: int, height: int) -> None:
     panel.show()
     panel.start()
     deadline = time.monotonic() + 60
-    while (active_tasks() or panel.trace is None) and time.monotonic() < deadline:
+    while (active_tasks() or panel.state.trace is None) and time.monotonic() < deadline:
         app.processEvents()
         time.sleep(0.01)
 
     def measure(label: str) -> None:
         rng = np.random.default_rng(1)
-        T = panel.trace.length
+        T = panel.state.trace.length
         for _ in range(20):  # warm-up
             panel.slider.setValue(int(rng.integers(T)))
             app.processEvents()
         runs = []
         for _ in range(moves):
             t = int(rng.integers(T))
-            if t == panel.t:
+            if t == panel.state.step:
                 t = (t + 1) % T
 
             def move(t=t):
@@ -98,17 +103,17 @@ def bench_slider(moves: int, width: int, height: int) -> None:
         print(f"    wall {stats([w for w, _ in runs])}   |  cpu {stats([c for _, c in runs])}")
 
     print(f"time-slider redraw (move + paint), panel {width} × {height}:")
-    measure(f"default: {panel.cell.title}, H = {panel.cell.hidden_size}, T = {panel.trace.length} ({panel.sequence.source})")
+    measure(f"default: {panel.state.cell.title}, H = {panel.state.cell.hidden_size}, T = {panel.state.trace.length} ({panel.state.sequence.source})")
     panel.model_combo.setCurrentIndex(panel.model_combo.findData("custom"))
     panel.input_combo.setCurrentIndex(panel.input_combo.findData("sine"))
     panel.kind_combo.setCurrentIndex(panel.kind_combo.findData("lstm"))
     panel.hidden_spin.setValue(256)
     panel.steps_spin.setValue(1000)
     deadline = time.monotonic() + 60
-    while (active_tasks() or panel.trace.length != 1000 or panel.trace.hidden_size != 256) and time.monotonic() < deadline:
+    while (active_tasks() or panel.state.trace.length != 1000 or panel.state.trace.hidden_size != 256) and time.monotonic() < deadline:
         app.processEvents()  # the large trace runs in a worker
         time.sleep(0.01)
-    measure(f"large: {panel.cell.title}, H = {panel.cell.hidden_size}, T = {panel.trace.length} (sine)")
+    measure(f"large: {panel.state.cell.title}, H = {panel.state.cell.hidden_size}, T = {panel.state.trace.length} (sine)")
     panel.close()
 
 

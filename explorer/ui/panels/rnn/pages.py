@@ -17,7 +17,8 @@ from PyQt6.QtWidgets import (
 )
 
 from explorer.ui import theme
-from explorer.ui.panels.rnn.views import SIGMOID_GATES, bold_label, plot_widget, style_plot
+from explorer.ui.panels.rnn.derived import SIGMOID_GATES
+from explorer.ui.panels.rnn.views import bold_label, plot_widget
 from explorer.ui.widgets.heatmap import Heatmap
 from explorer.ui.widgets.matrix_editor import MAX_SIZE, MatrixEditor
 
@@ -330,5 +331,5 @@ class LongRangePage(QWidget):
             self.table.setText(f"<table cellspacing=0 cellpadding=2><tr><th align=left>T =</th>{header}</tr>{''.join(rows)}</table>")
 
     def apply_theme(self) -> None:
-        style_plot(self.plot)
-        style_plot(self.accuracy)
+        theme.style_plot(self.plot)
+        theme.style_plot(self.accuracy)

@@ -21,7 +21,7 @@ def panel(qtbot, context, sample_image, wait_for_tasks):
     widget.show()
     widget.start()
     wait_for_tasks(60_000)
-    assert widget.trace is not None, errors.MESSAGES
+    assert widget.state.trace is not None, errors.MESSAGES
     return widget
 
 
@@ -32,8 +32,8 @@ def _choose(combo, data) -> None:
 
 
 def _check_step(panel, t: int) -> None:
-    trace = panel.trace
-    assert panel.t == t and panel.slider.value() == t
+    trace = panel.state.trace
+    assert panel.state.step == t and panel.slider.value() == t
     assert panel.step_label.text().startswith(f"t = {t + 1} / {trace.length}")
     np.testing.assert_allclose(panel.rule_view.value("x"), trace.x[t])
     np.testing.assert_allclose(panel.rule_view.value("h"), trace.hidden[t])
@@ -47,15 +47,15 @@ def _check_step(panel, t: int) -> None:
 
 def test_default_is_the_trained_lstm_on_the_memory_task(panel):
     assert panel.model_combo.currentData() == "rnn_memory_lstm"
-    assert panel.cell.kind == "lstm" and panel.sequence.source == "memory"
+    assert panel.state.cell.kind == "lstm" and panel.state.sequence.source == "memory"
     assert panel.prediction_view.isVisible()
     final = panel.prediction_view.probs[-1]
-    assert final.argmax() == panel.sequence.target  # the LSTM remembers the first symbol
+    assert final.argmax() == panel.state.sequence.target  # the LSTM remembers the first symbol
     assert set(panel.gates_page.maps) == {"i", "f", "g", "o", "c"}
 
 
 def test_stepping_updates_every_view(panel, qtbot):
-    T = panel.trace.length
+    T = panel.state.trace.length
     _check_step(panel, 0)
     qtbot.keyClick(panel, Qt.Key.Key_Right)
     _check_step(panel, 1)
@@ -71,19 +71,19 @@ def test_stepping_updates_every_view(panel, qtbot):
     panel.set_step(0)
     panel.speed_combo.setCurrentIndex(panel.speed_combo.count() - 1)
     panel.toggle_play()
-    qtbot.waitUntil(lambda: panel.t >= 3, timeout=5000)
+    qtbot.waitUntil(lambda: panel.state.step >= 3, timeout=5000)
     panel.toggle_play()
     assert not panel.timer.isActive()
 
 
 def test_weights_do_not_change_while_stepping(panel):
-    before = (panel.cell.weight_ih.copy(), panel.cell.weight_hh.copy())
+    before = (panel.state.cell.weight_ih.copy(), panel.state.cell.weight_hh.copy())
     bias = panel.rule_view.value("b").copy()
-    for t in range(panel.trace.length):
+    for t in range(panel.state.trace.length):
         panel.set_step(t)
         np.testing.assert_array_equal(panel.rule_view.value("b"), bias)
-    np.testing.assert_array_equal(panel.cell.weight_ih, before[0])
-    np.testing.assert_array_equal(panel.cell.weight_hh, before[1])
+    np.testing.assert_array_equal(panel.state.cell.weight_ih, before[0])
+    np.testing.assert_array_equal(panel.state.cell.weight_hh, before[1])
     w_norm = panel.norms.curves["‖W‖"].getData()[1]
     h_norm = panel.norms.curves["‖h_t‖"].getData()[1]
     assert np.ptp(w_norm) == 0 and np.ptp(h_norm) > 0
@@ -93,42 +93,42 @@ def test_custom_cells_and_image_rows(panel):
     _choose(panel.model_combo, "custom")
     for kind, gates in (("gru", {"r", "z", "n"}), ("rnn_relu", {"pre", "h"}), ("lstm", {"i", "f", "g", "o", "c"})):
         _choose(panel.kind_combo, kind)
-        assert panel.cell.kind == kind and set(panel.gates_page.maps) == gates
+        assert panel.state.cell.kind == kind and set(panel.gates_page.maps) == gates
     panel.hidden_spin.setValue(12)
-    assert panel.cell.hidden_size == 12 and panel.trace.hidden.shape[1] == 12
+    assert panel.state.cell.hidden_size == 12 and panel.state.trace.hidden.shape[1] == 12
     _choose(panel.input_combo, "image_rows")
-    sequence = panel.sequence
-    assert sequence.picture is not None and sequence.input_size == 32 and panel.cell.input_size == 32
+    sequence = panel.state.sequence
+    assert sequence.picture is not None and sequence.input_size == 32 and panel.state.cell.input_size == 32
     panel.set_step(5)
     rect = panel.sequence_view.marker.rect()
     assert (rect.y(), rect.height(), rect.width()) == (5, 1, 32)  # row 6 of the picture is outlined
     _choose(panel.input_combo, "image_patches")
-    assert panel.sequence.length == 64 and panel.cell.input_size == 36
+    assert panel.state.sequence.length == 64 and panel.state.cell.input_size == 36
     _choose(panel.input_combo, "text")
     panel.text_edit.setText("abcab")
     panel.text_edit.editingFinished.emit()
-    assert panel.trace.length == 5 and panel.cell.input_size == 3
+    assert panel.state.trace.length == 5 and panel.state.cell.input_size == 3
 
 
 def test_shapes_model_reads_image_rows(panel, wait_for_tasks):
     _choose(panel.model_combo, "rnn_shapes_gru")
     wait_for_tasks()  # the model loads in a worker
-    assert panel.cell.kind == "gru" and panel.sequence.source == "shape"
+    assert panel.state.cell.kind == "gru" and panel.state.sequence.source == "shape"
     probs = panel.prediction_view.probs
     assert probs.shape == (24, 4)
-    assert probs[-1].argmax() == panel.sequence.target  # the generated shape is named correctly
+    assert probs[-1].argmax() == panel.state.sequence.target  # the generated shape is named correctly
     _choose(panel.input_combo, "image_rows")
-    assert panel.sequence.input_size == 24 and panel.cell.input_size == 24  # the user's image, 24 px wide
+    assert panel.state.sequence.input_size == 24 and panel.state.cell.input_size == 24  # the user's image, 24 px wide
 
 
 def test_empty_text_is_refused_and_state_kept(panel):
     _choose(panel.model_combo, "custom")
     _choose(panel.input_combo, "text")
-    trace = panel.trace
+    trace = panel.state.trace
     panel.text_edit.setText("")
     panel.text_edit.editingFinished.emit()
     assert errors.MESSAGES and "empty" in errors.MESSAGES[-1].text
-    assert panel.trace is trace
+    assert panel.state.trace is trace
 
 
 def test_loading_state_dicts(panel, tmp_path, wait_for_tasks):
@@ -138,21 +138,21 @@ def test_loading_state_dicts(panel, tmp_path, wait_for_tasks):
     panel.load_file(good)
     wait_for_tasks()
     assert not errors.MESSAGES, errors.MESSAGES
-    assert panel.cell.kind == "gru" and panel.cell.hidden_size == 8
-    np.testing.assert_allclose(panel.cell.weight_hh, gru.weight_hh_l0.detach().double().numpy())
+    assert panel.state.cell.kind == "gru" and panel.state.cell.hidden_size == 8
+    np.testing.assert_allclose(panel.state.cell.weight_hh, gru.weight_hh_l0.detach().double().numpy())
     assert "gru.pt" in panel.model_combo.currentText()
     # choosing a cell type the tensors do not fit names the tensors and keeps the GRU
     _choose(panel.kind_combo, "lstm")
-    assert "weight_hh_l0" in errors.MESSAGES[-1].text and panel.cell.kind == "gru"
+    assert "weight_hh_l0" in errors.MESSAGES[-1].text and panel.state.cell.kind == "gru"
     assert panel.kind_combo.currentData() == "gru"
     errors.MESSAGES.clear()
-    cell = panel.cell
+    cell = panel.state.cell
     bad = tmp_path / "linear.pt"
     torch.save(torch.nn.Linear(3, 2).state_dict(), bad)
     panel.load_file(bad)
     wait_for_tasks()
     assert errors.MESSAGES and "weight_ih_l0" in errors.MESSAGES[-1].text
-    assert panel.cell is cell
+    assert panel.state.cell is cell
 
 
 def test_editing_weights_reruns_the_sequence(panel):
@@ -160,23 +160,23 @@ def test_editing_weights_reruns_the_sequence(panel):
 
     _choose(panel.model_combo, "custom")
     _choose(panel.kind_combo, "rnn_tanh")
-    base = panel.base_cell
+    base = panel.state.base_cell
     editor: MatrixEditor = panel.weights_page.u_editor
     assert editor.shape() == (16, 16)
     doubled = editor.matrix() * 2
     editor.set_matrix(doubled, emit=True)
-    assert panel.edited
-    np.testing.assert_allclose(panel.cell.weight_hh, doubled)
-    expected = panel.cell.trace(panel.sequence.values).hidden
-    np.testing.assert_allclose(panel.trace.hidden, expected)
-    assert not np.allclose(panel.trace.hidden, base.trace(panel.sequence.values).hidden)
+    assert panel.state.edited
+    np.testing.assert_allclose(panel.state.cell.weight_hh, doubled)
+    expected = panel.state.cell.trace(panel.state.sequence.values).hidden
+    np.testing.assert_allclose(panel.state.trace.hidden, expected)
+    assert not np.allclose(panel.state.trace.hidden, base.trace(panel.state.sequence.values).hidden)
     # scrubbing one cell (what a drag or wheel turn does) re-runs at every step of the drag
     for value in (0.5, 0.75, 1.0):
         assert editor.apply_value(2, 3, value)
-        assert panel.cell.weight_hh[2, 3] == value and editor.matrix()[2, 3] == value
-    np.testing.assert_allclose(panel.trace.hidden, panel.cell.trace(panel.sequence.values).hidden)
+        assert panel.state.cell.weight_hh[2, 3] == value and editor.matrix()[2, 3] == value
+    np.testing.assert_allclose(panel.state.trace.hidden, panel.state.cell.trace(panel.state.sequence.values).hidden)
     panel.weights_page.reset.click()
-    assert panel.cell is base and not panel.edited
+    assert panel.state.cell is base and not panel.state.edited
     np.testing.assert_allclose(editor.matrix(), base.weight_hh)
 
 
@@ -194,21 +194,21 @@ def test_long_range_plot_compares_rnn_lstm_gru(panel, qtbot, wait_for_tasks):
     _choose(panel.model_combo, "custom")
     wait_for_tasks(120_000)
     assert "current" in panel.long_page.curves
-    assert len(panel.long_page.curves["current"]) == panel.trace.length
+    assert len(panel.long_page.curves["current"]) == panel.state.trace.length
 
 
 def test_exports(panel, tmp_path):
     png = panel.export_heatmap(tmp_path / "h.png")
     assert png.stat().st_size > 1000
     csv_path = panel.export_trace(tmp_path / "t.csv")
-    assert len(csv_path.read_text().splitlines()) == panel.trace.length + 1
-    np.testing.assert_allclose(np.load(panel.export_trace(tmp_path / "h.npy")), panel.trace.hidden)
+    assert len(csv_path.read_text().splitlines()) == panel.state.trace.length + 1
+    np.testing.assert_allclose(np.load(panel.export_trace(tmp_path / "h.npy")), panel.state.trace.hidden)
     with pytest.raises(ValueError, match="could not"):
         panel.export_trace(tmp_path / "missing" / "t.csv")
 
 
 def test_large_traces_run_in_a_worker_and_only_the_latest_is_shown(panel, wait_for_tasks):
-    from explorer.ui.panels.rnn.panel import SYNC_WORK
+    from explorer.ui.panels.rnn.state import SYNC_WORK
 
     _choose(panel.model_combo, "custom")
     _choose(panel.input_combo, "sine")
@@ -219,7 +219,7 @@ def test_large_traces_run_in_a_worker_and_only_the_latest_is_shown(panel, wait_f
     for hidden in (100, 256, 200):  # typed quickly: three requests
         panel.hidden_spin.setValue(hidden)
     wait_for_tasks()
-    assert panel.trace.hidden.shape == (1000, 200) and panel.cell.hidden_size == 200
+    assert panel.state.trace.hidden.shape == (1000, 200) and panel.state.cell.hidden_size == 200
     assert panel.slider.maximum() == 999 and not errors.MESSAGES
 
 
@@ -233,8 +233,8 @@ def test_a_model_retrained_in_the_training_panel_is_shown(panel, tmp_path, wait_
     panel.context.modelTrained.emit("rnn_memory_gru", "rnn", str(path))
     wait_for_tasks()
     assert not errors.MESSAGES, errors.MESSAGES
-    assert panel.model_combo.currentText().startswith("Retrained") and panel.cell.kind == "gru"
-    assert panel.sequence.source == "memory" and panel.prediction_view.isVisible()
+    assert panel.model_combo.currentText().startswith("Retrained") and panel.state.cell.kind == "gru"
+    assert panel.state.sequence.source == "memory" and panel.prediction_view.isVisible()
 
 
 def test_zoom_scales_plot_labels(panel, qapp):
