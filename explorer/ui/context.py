@@ -44,6 +44,9 @@ class AppContext(QObject):
     imageRejected = pyqtSignal(str)
     #: A panel asks the main window to show another panel (by key).
     panelRequested = pyqtSignal(str)
+    #: A panel hands another panel something to show: (panel key, payload). The main window
+    #: switches to that panel, builds it if needed, and passes the payload to ``Panel.receive``.
+    offered = pyqtSignal(str, object)
     #: The Training panel saved a model: (task name, panel key, path of the .safetensors).
     modelTrained = pyqtSignal(str, str, str)
 
@@ -89,6 +92,10 @@ class AppContext(QObject):
         if isinstance(exc, ImageLoadError) or not path.exists():
             self.remove_recent(path)
         self.imageRejected.emit(str(exc))
+
+    def offer(self, panel: str, payload: object) -> None:
+        """Show ``payload`` (a real head, a real recurrence, a back link) in the panel ``panel``."""
+        self.offered.emit(panel, payload)
 
     # -- recent files --------------------------------------------------------------------
     def recent_files(self) -> list[str]:

@@ -125,6 +125,7 @@ class MainWindow(QMainWindow):
         self.context.imageChanged.connect(self._on_image_changed)
         self.context.recentChanged.connect(lambda _files: self._fill_recent_menu())
         self.context.panelRequested.connect(self.set_panel)
+        self.context.offered.connect(self.deliver)
         self._restore_settings()
 
     # -- menus -----------------------------------------------------------------------------
@@ -193,6 +194,19 @@ class MainWindow(QMainWindow):
     def set_panel(self, key: str) -> None:
         spec = find_panel(key)
         self.nav.setCurrentRow(PANELS.index(spec))
+
+    def deliver(self, key: str, payload: object) -> None:
+        """Switch to panel ``key`` and hand it ``payload``; what it cannot show becomes a message."""
+        self.set_panel(key)
+        page = self.current_page()
+        page.build()
+        if page.panel is None:
+            show_error(f"{page.spec.title} panel", ValueError("this panel is not available, so it cannot show that."))
+            return
+        try:
+            page.panel.receive(payload)
+        except ValueError as exc:
+            show_error(f"{page.spec.title} panel", exc)
 
     def next_panel(self) -> None:
         self.nav.setCurrentRow((self.nav.currentRow() + 1) % len(PANELS))

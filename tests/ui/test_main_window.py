@@ -182,3 +182,20 @@ def test_zoom_scales_font(window):
     assert QApplication.font().pointSizeF() == pytest.approx(window._base_point_size * 1.5)
     window.context.set_zoom(1.0)
     assert QApplication.font().pointSizeF() == pytest.approx(before)
+
+
+def test_an_offer_switches_panel_and_hands_over_the_payload(window, qtbot, monkeypatch):
+    from explorer.ui.panels.rnn.panel import RNNPanel
+
+    received = []
+    monkeypatch.setattr(RNNPanel, "receive", lambda self, payload: received.append(payload))
+    window.set_panel("attention")
+    window.context.offer("rnn", "a recurrence")
+    assert window.current_key() == "rnn"
+    assert received == ["a recurrence"]
+
+
+def test_an_offer_a_panel_cannot_show_becomes_a_message(window):
+    window.context.offer("training", object())
+    assert window.current_key() == "training"
+    assert errors.MESSAGES and "cannot show object" in errors.MESSAGES[-1].text

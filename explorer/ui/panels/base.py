@@ -15,8 +15,8 @@ class Panel(QWidget):
     """Base class of the panels.
 
     Subclasses build their widgets in ``__init__`` and override the hooks they
-    need; the base connects them to the context, and calls
-    :meth:`on_image_changed` once at construction if an image is already loaded.
+    need; the base connects them to the context, and :meth:`start` (called when
+    the panel is first shown) calls :meth:`on_image_changed` if an image is loaded.
 
     A panel keeps its state in a Qt-free object (``<feature>/state.py``) and
     hands it to :meth:`bind_state`, which restores the state's ``PERSISTED``
@@ -69,6 +69,15 @@ class Panel(QWidget):
 
     def on_theme_changed(self, theme: str) -> None:
         """Light/dark switched; restyle plots here."""
+
+    def receive(self, payload: object) -> None:
+        """Another panel handed this one something to show (``AppContext.offer``).
+
+        The Attention panel takes a :class:`~explorer.engine.attention.heads.RealHead`, the
+        RNN panel a :class:`~explorer.engine.rnn.real.RealRecurrence`, a model panel a
+        :class:`~explorer.ui.panels.state.BackLink` to its own selection.
+        """
+        raise ValueError(f"the {self.title} panel cannot show {type(payload).__name__}")
 
     def on_model_trained(self, task: str, path: str) -> None:
         """The Training panel saved a model that this panel shows (``path`` is a .safetensors)."""

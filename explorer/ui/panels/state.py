@@ -31,8 +31,9 @@ import math
 import operator
 import types
 import typing
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import fields
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
 from explorer.engine.infra.progress import Cancelled, Reporter
@@ -120,6 +121,42 @@ def run_now(
     return job
 
 
+@dataclass(frozen=True)
+class BackLink:
+    """Where something opened in another panel came from: that panel's key and what was selected there.
+
+    A model panel puts one in the :class:`~explorer.engine.attention.heads.RealHead` or
+    :class:`~explorer.engine.rnn.real.RealRecurrence` it offers; the mechanism panel shows
+    "Back to …" and offers the link back, and the model panel restores ``selection``.
+    """
+
+    panel: str  # "vit", "video", "captioning"
+    selection: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"layer": 2, "head": 3, "patch": 17}
+    label: str = ""  # "Back to ViT · layer 3, head 4"
+
+
+@contextmanager
+def hold_events(state: Any, *names: str) -> Iterator[None]:
+    """Hold the field events of ``state`` (these ``names``, or all) until the block ends.
+
+    Setting several fields that belong together (a new trace, its step and its
+    read-out) would otherwise let a handler of the first event see the others
+    still old — a stale index. Each held signal emits once afterwards, with its
+    final value. (psygnal's ``state.events.paused()`` does not hold the
+    per-field signals, only the group's own.)
+    """
+    names = names or tuple(f.name for f in fields(state))
+    with ExitStack() as stack:
+        for name in names:
+            stack.enter_context(getattr(state.events, name).paused(reducer=_first_old_last_new))
+        yield
+
+
+def _first_old_last_new(first: tuple, last: tuple) -> tuple:
+    """Fold held ``(new, old)`` emissions into one: the last new value, the first old one."""
+    return (last[0], *first[1:])
+
+
 def identity_fields(*names: str) -> dict[str, Callable[[Any, Any], bool]]:
     """``equality_operators`` for ``@evented``: these fields change when the object does.
 
@@ -193,8 +230,6 @@ def _allowed(value: Any, metadata: Mapping[str, Any]) -> bool:
 
 def persisted(default: Any, *, choices: Iterable[Any] | None = None, min: Any = None, max: Any = None) -> Any:  # noqa: A002
     """A dataclass field whose restored value must lie in ``choices`` or ``min``…``max``."""
-    from dataclasses import field
-
     metadata: dict[str, Any] = {}
     if choices is not None:
         metadata["choices"] = tuple(choices)
