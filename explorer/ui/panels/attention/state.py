@@ -144,14 +144,14 @@ class FromInputState:
         self.seed += 1
 
     def set_tokens(self, n: int) -> None:
-        if n != self.tokens:
-            self.tokens = int(n)
+        if (n := int(min(max(n, 1), MAX_TOKENS))) != self.tokens:
+            self.tokens = n
             self._resize()
 
     def set_d_model(self, d_model: int) -> None:
-        """A new width; the head count stays if it still divides it, else the largest that does."""
-        if d_model != self.d_model:
-            self.d_model = int(d_model)
+        """A new width (1…16); the head count stays if it still divides it, else the largest that does."""
+        if (d_model := int(min(max(d_model, 1), MAX_D_MODEL))) != self.d_model:
+            self.d_model = d_model
             self.heads = self._valid_heads(self.heads)
             self._resize()
 

@@ -233,8 +233,12 @@ def test_sizes_heads_cross_and_causal(state):
     assert fi.heads == 5  # 2 does not divide 5: the largest that does
     fi.set_heads(3)
     assert fi.heads == 5
+    fi.set_d_model(40)
+    assert fi.d_model == 16  # the largest the editors offer
     fi.set_d_model(4)
     fi.set_heads(4)
+    fi.set_tokens(0)
+    assert fi.tokens == 1 and fi.x.shape == (1, 4)
     fi.set_tokens(3)
     assert fi.trace.weights.shape == (4, 3, 3)
     fi.set_cross(True)
