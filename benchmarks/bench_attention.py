@@ -3,8 +3,9 @@
 Drives the panel offscreen at n_q = n_k = d_k = d_v = 64 (the largest size):
 each step scrubs one random cell of Q, K or V through the editor's own path
 (``MatrixEditor.apply_value``, what a drag or wheel turn calls), which emits
-``edited`` → ``QKVView.recompute`` → the heatmaps, bars, formula and notes
-update; then the Qt event loop runs until the queued repaints are painted.
+``edited`` → ``QKVState.edit`` → ``attend`` → the state's ``view`` event →
+``QKVView.redraw``: the heatmaps, bars, formula and notes update; then the Qt
+event loop runs until the queued repaints are painted.
 
 Reported per edit (milliseconds, p50 / p95 / max):
 
@@ -65,13 +66,13 @@ def main() -> None:
     panel.resize(args.width, args.height)
     panel.show()
     app.processEvents()
-    qkv = panel.qkv
+    qkv, state = panel.qkv, panel.state.qkv
     n = args.size
-    qkv.set_sizes(n_q=n, n_k=n, d_k=n, d_v=n)
-    qkv.randomise()
+    state.set_sizes(n_q=n, n_k=n, d_k=n, d_v=n)
+    state.randomise()
     qkv.mask_check.setChecked(True)
-    qkv.set_causal()
-    qkv.select_query(n // 2)
+    state.set_causal()
+    state.select_query(n // 2)
     qkv._on_hover(n // 2, n // 3)  # a hovered weight: its row, column and V row stay lit
     app.processEvents()
     assert qkv.weights_map.values.shape == (n, n)
@@ -111,7 +112,7 @@ def main() -> None:
     q, k, v = (e.matrix() for e in editors)
     for _ in range(200):
         start = time.perf_counter()
-        attend(q, k, v, mask=qkv.mask)
+        attend(q, k, v, mask=state.mask)
         engine.append(time.perf_counter() - start)
     print(f"  attend() alone {percentiles(engine)}")
     print(f"  load average after {os.getloadavg()[0]:.1f}")

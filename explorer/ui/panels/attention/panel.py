@@ -6,6 +6,12 @@ scores, weights, output, the formula with live numbers), **Why scale?** (what
 multi-head attention). A preset bar on top; the cheatsheet's worked example
 is the first state a user sees. Exports: the weights and scores as CSV, the
 view as PNG.
+
+What is shown, and every rule about it, is in :class:`AttentionState`
+(``state.py``, no Qt); this module and the tab views build widgets, forward
+the user's actions to the state and redraw on its events. The preset, the
+sizes, ÷√d_k, the temperature, the tab and the From-input heads and
+cross-attention choice persist.
 """
 
 from __future__ import annotations
@@ -15,13 +21,16 @@ from pathlib import Path
 
 from PyQt6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
-from explorer.engine.attention.presets import PRESETS, preset
+from explorer.engine.attention.presets import PRESETS
 from explorer.ui.context import AppContext
 from explorer.ui.errors import show_error
 from explorer.ui.panels.attention.from_input import FromInputView
 from explorer.ui.panels.attention.qkv import QKVView
+from explorer.ui.panels.attention.state import TABS, AttentionState
+from explorer.ui.panels.attention.views import follow
 from explorer.ui.panels.attention.why_scale import WhyScaleView
 from explorer.ui.panels.base import Panel
+from explorer.ui.workers import run_task
 
 
 class AttentionPanel(Panel):
@@ -29,6 +38,7 @@ class AttentionPanel(Panel):
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
+        state = self.bind_state(AttentionState(runner=run_task, on_error=show_error))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.setSpacing(4)
@@ -52,7 +62,7 @@ class AttentionPanel(Panel):
         layout.addLayout(bar)
 
         self.tabs = QTabWidget()
-        self.qkv = QKVView()
+        self.qkv = QKVView(state.qkv)
         self.tabs.addTab(self.qkv, "Q · K · V")
         # The other two tabs are built when first shown (they cost ~0.5 s of plots).
         self._why: WhyScaleView | None = None
@@ -62,19 +72,24 @@ class AttentionPanel(Panel):
         self.tabs.addTab(self.why_page, "Why scale?")
         self.tabs.addTab(self.input_page, "From input")
         layout.addWidget(self.tabs, 1)
+        self._pages = dict(zip(TABS, (self.qkv, self.why_page, self.input_page)))
 
         self.preset_combo.currentTextChanged.connect(self.load_preset)
-        self.qkv.reset_button.clicked.connect(lambda: self.load_preset(self.preset_combo.currentText()))
+        self.qkv.reset_button.clicked.connect(lambda: self.load_preset(self.state.qkv.preset))
         self.csv_button.clicked.connect(self._ask_csv)
         self.png_button.clicked.connect(self._ask_png)
         self.tabs.currentChanged.connect(self._on_tab)
-        self.qkv.userChanged.connect(self._on_user_changed)
-        self.load_preset(PRESETS[0].name)
+        follow(self, state.qkv.events.preset, self._show_preset)
+        follow(self, state.qkv.events.note, lambda text: self.preset_note.setText(text))
+        follow(self, state.events.tab, self._show_tab)
+        self._show_preset(state.qkv.preset)
+        self.preset_note.setText(state.qkv.note)
+        self._show_tab(state.tab)
 
     @property
     def why(self) -> WhyScaleView:
         if self._why is None:
-            self._why = WhyScaleView()
+            self._why = WhyScaleView(self.state.why)
             self.why_page.layout().addWidget(self._why)
             self._why.show()
         return self._why
@@ -82,44 +97,43 @@ class AttentionPanel(Panel):
     @property
     def from_input(self) -> FromInputView:
         if self._from_input is None:
-            self._from_input = FromInputView()
-            self._from_input.sendToEditor.connect(self._receive_qkv)
+            self._from_input = FromInputView(self.state.from_input)
+            self._from_input.send_button.clicked.connect(self.state.send_head_to_qkv)
             self.input_page.layout().addWidget(self._from_input)
             self._from_input.show()
         return self._from_input
 
-    # -- presets -----------------------------------------------------------------------------
+    # -- presets and tabs ------------------------------------------------------------------
     def load_preset(self, name: str) -> None:
-        item = preset(name)
+        """The user chose a preset (or Reset): it shows at once, notes included."""
+        self.state.load_preset(name)
+        self.qkv.update_notes()
+
+    def _show_preset(self, name: str) -> None:
         if self.preset_combo.currentText() != name:
             self.preset_combo.blockSignals(True)
             self.preset_combo.setCurrentText(name)
             self.preset_combo.blockSignals(False)
-        self.preset_note.setText(item.description)
-        self.qkv.load_preset(item)
-        self.tabs.setCurrentWidget(self.qkv)
 
-    def _on_user_changed(self) -> None:
-        self.preset_note.setText(f"Your own numbers (started from “{self.preset_combo.currentText()}”; Reset goes back to it).")
+    def _on_tab(self, index: int) -> None:
+        if 0 <= index < len(TABS):  # -1: no tab (the widget is being torn down)
+            self.state.tab = TABS[index]
+            self._show_tab(TABS[index])
 
-    def _receive_qkv(self, q, k, v) -> None:
-        self.qkv.set_qkv(q, k, v)
-        self.preset_note.setText("Q, K, V of head 1, computed from the tokens on the From input tab.")
-        self.tabs.setCurrentWidget(self.qkv)
-
-    def _on_tab(self, _index: int) -> None:
-        page = self.tabs.currentWidget()
-        if page is self.why_page:
-            self.why.set_d_k(max(self.qkv.sizes()["d_k"], 1))
-            self.why.ensure_measured()
-        elif page is self.input_page:
+    def _show_tab(self, tab: str) -> None:
+        """Show the tab, building it the first time (the state measures what it needs)."""
+        if tab == "why":
+            self.why  # noqa: B018 - builds the tab
+        elif tab == "input":
             self.from_input  # noqa: B018 - builds the tab
+        if self.tabs.currentWidget() is not self._pages[tab]:
+            self.tabs.setCurrentWidget(self._pages[tab])
 
     # -- export ------------------------------------------------------------------------------
     def export_csv(self, path: str | Path) -> Path:
         """One row per (query, key): score, scaled score, logit, weight, allowed; then the output rows."""
         path = Path(path)
-        view = self.qkv.view
+        view = self.state.qkv.view
         if view is None:
             raise ValueError("nothing to export yet")
         n_q, n_k = view.scores.shape

@@ -1,7 +1,7 @@
-"""The words of the attention panel: the formula with live numbers, and one note per step.
+"""The words of the attention panel: the formula with live numbers, one note per step, the hover lines.
 
 Pure functions of a trace's arrays (no Qt), so they are cheap to call on every
-edit and easy to test. Long rows are shortened: at most :data:`MAX_TERMS`
+edit, easy to test, and usable by the panel's state. Long rows are shortened: at most :data:`MAX_TERMS`
 terms are written out, the largest weights first, and the rest counted.
 """
 
@@ -195,3 +195,50 @@ def step_notes(view: TraceView, row: int) -> list[tuple[str, str]]:
 
 def notes_html(view: TraceView, row: int) -> str:
     return "<br>".join(f"<b>{escape(title)}.</b> {body}" for title, body in step_notes(view, row))
+
+
+def explain_cell(view: TraceView, row: int, col: int) -> tuple[str, str, str]:
+    """Where the hovered (query, key) numbers came from: the lines under the scores, scaled and weights maps."""
+    qi, kj = f"q{row + 1}", f"k{col + 1}"
+    scores = f"{qi}·{kj} = {num(view.scores[row, col])}"
+    if view.scale == 1.0:
+        scaled = f"{qi}·{kj} unscaled = {num(view.scaled[row, col])}"
+    else:
+        scaled = f"{num(view.scores[row, col])} × {num(view.scale)} = {num(view.scaled[row, col])}"
+    if not view.allowed[row, col]:
+        weights = f"{qi} → {kj}: masked, weight 0"
+    elif view.masked_rows[row]:
+        weights = f"{qi}: every key masked, weight 0"
+    else:
+        logits = view.logits[row]
+        top = float(logits[view.allowed[row]].max())
+        total = float(np.exp(logits[view.allowed[row]] - top).sum())
+        weights = f"{qi} → {kj}: e^({num(logits[col] - top)}) / {num(total)} = {num(view.weights[row, col])}"
+    return scores, scaled, weights
+
+
+def input_note_html(source: str, change: float | None, params_moved: bool, heads: int, d_model: int) -> str:
+    """The From-input tab's note after an edit of ``source``: what moved (``change``: largest weight change)."""
+    lines = []
+    if change is not None and source == "the input X":
+        lines.append(
+            f"You changed <b>the input X</b>: attention weights moved by up to <b>{num(change)}</b>, "
+            f"while W<sub>Q</sub>, W<sub>K</sub>, W<sub>V</sub>, W<sub>O</sub> stayed exactly the same "
+            f"({'changed' if params_moved else 'unchanged'}). The weights are computed from the input."
+        )
+    elif change is not None and source == "a projection matrix":
+        lines.append(
+            f"You changed <b>a projection matrix</b>, a parameter: in a real model only training does that, "
+            f"not a new input. The weights moved by up to {num(change)}."
+        )
+    if not lines:
+        lines.append(
+            "Attention weights are <b>not</b> parameters: they are recomputed from X for every input. "
+            "The parameters are W<sub>Q</sub>, W<sub>K</sub>, W<sub>V</sub>, W<sub>O</sub>; "
+            "they stay fixed until training changes them. Edit X to see it."
+        )
+    lines.append(
+        f"{heads} head{'s' if heads > 1 else ''} of d<sub>k</sub> = {d_model // heads}: each head has its own slice of the "
+        "projections, so each can attend to different tokens; the heads' outputs are concatenated and mixed by W<sub>O</sub>."
+    )
+    return "<br>".join(lines)

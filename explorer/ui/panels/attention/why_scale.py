@@ -1,9 +1,9 @@
 """“Why scale?”: what happens to the scores and the softmax as d_k grows, with and without ÷√d_k.
 
-The statistics for every slider position are measured once by
-:func:`explorer.engine.attention.why_scale` in a worker (about half a second);
-moving the slider then only looks them up, and draws one random query's
-weights at that d_k with and without scaling.
+The statistics for every slider position are measured once (about half a
+second, in a worker: :meth:`WhyScaleState.ensure_measured`); moving the
+slider then only looks them up, and draws one random query's weights at that
+d_k with and without scaling. This view draws a :class:`WhyScaleState`.
 """
 
 from __future__ import annotations
@@ -15,14 +15,12 @@ import pyqtgraph as pg
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QSlider, QVBoxLayout, QWidget
 
-from explorer.engine.attention.why_scale import WhyScaleStats, why_scale, why_scale_example
+from explorer.engine.attention.why_scale import WhyScaleStats
 from explorer.ui import theme
+from explorer.ui.panels.attention.state import D_VALUES, N_KEYS, WhyScaleState
 from explorer.ui.panels.attention.text import num
-from explorer.ui.workers import run_task
+from explorer.ui.panels.attention.views import follow
 
-#: The d_k values the slider visits: every small value, then log-spaced up to 1024.
-D_VALUES = np.unique(np.round(np.geomspace(1, 1024, 160)).astype(int))
-N_KEYS = 16
 RAW_COLOUR = "#d6604d"  # without scaling
 SCALED_COLOUR = "#2f6fde"  # with ÷√d_k
 
@@ -44,10 +42,9 @@ def _plot(title: str, *, log_x: bool = True, legend: tuple[int, int] | None = (-
 class WhyScaleView(QWidget):
     """Slider over d_k, two curves (spread, entropy) and one example row of weights."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, state: WhyScaleState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.stats: WhyScaleStats | None = None
-        self._task = None
+        self.state = state
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -64,8 +61,8 @@ class WhyScaleView(QWidget):
         row.addWidget(QLabel("d<sub>k</sub>"))
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, len(D_VALUES) - 1)
-        self.slider.setValue(int(np.searchsorted(D_VALUES, 64)))
-        self.slider.valueChanged.connect(self._on_slider)
+        self.slider.setValue(state.position)
+        self.slider.valueChanged.connect(lambda position: state.set_d_k(int(D_VALUES[position])))
         row.addWidget(self.slider, 1)
         self.d_label = QLabel()
         self.d_label.setMinimumWidth(90)
@@ -74,7 +71,7 @@ class WhyScaleView(QWidget):
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(160)
         self.progress.setFormat("measuring… %p%")
-        self.progress.hide()
+        self.progress.setVisible(state.measuring)
         row.addWidget(self.progress)
         layout.addLayout(row)
 
@@ -118,56 +115,39 @@ class WhyScaleView(QWidget):
         self.example_plot.addItem(self.bars_raw)
         self.example_plot.addItem(self.bars_scaled)
         self.apply_theme()
-        self._on_slider(self.slider.value())
+        self.progress.setValue(int(100 * state.progress))
+        follow(self, state.events.d_k, self._on_d_k)
+        follow(self, state.events.stats, self._on_stats)
+        follow(self, state.events.measuring, lambda on: self.progress.setVisible(on))
+        follow(self, state.events.progress, lambda fraction: self.progress.setValue(int(100 * fraction)))
+        self._on_stats(state.stats)
 
-    # -- data ------------------------------------------------------------------------------
-    def ensure_measured(self) -> None:
-        """Start measuring the curves in a worker (once)."""
-        if self.stats is not None or self._task is not None:
-            return
-        self.progress.setValue(0)
-        self.progress.show()
-        self._task = run_task(
-            why_scale, D_VALUES, n_keys=N_KEYS, samples=256, seed=0,
-            on_result=self.set_stats, on_progress=lambda f, _t: self.progress.setValue(int(100 * f)),
-            description="measuring why attention scales by 1/√d_k",
-        )
-        self._task.finished.connect(self._on_finished)
+    # -- drawn from the state --------------------------------------------------------------
+    def _on_stats(self, stats: WhyScaleStats | None) -> None:
+        if stats is not None:
+            self.spread_raw.setData(stats.d_k, stats.std_raw)
+            self.spread_scaled.setData(stats.d_k, stats.std_scaled)
+            self.entropy_raw.setData(stats.d_k, stats.entropy_raw)
+            self.entropy_scaled.setData(stats.d_k, stats.entropy_scaled)
+        self._on_d_k(self.state.d_k)
 
-    def _on_finished(self) -> None:
-        self._task = None
-        self.progress.hide()
-
-    def set_stats(self, stats: WhyScaleStats) -> None:
-        self.stats = stats
-        self.spread_raw.setData(stats.d_k, stats.std_raw)
-        self.spread_scaled.setData(stats.d_k, stats.std_scaled)
-        self.entropy_raw.setData(stats.d_k, stats.entropy_raw)
-        self.entropy_scaled.setData(stats.d_k, stats.entropy_scaled)
-        self._on_slider(self.slider.value())
-
-    def d_k(self) -> int:
-        return int(D_VALUES[self.slider.value()])
-
-    def set_d_k(self, d_k: int) -> None:
-        self.slider.setValue(int(np.argmin(np.abs(D_VALUES - d_k))))
-
-    def _on_slider(self, _position: int) -> None:
-        d = self.d_k()
+    def _on_d_k(self, d: int) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setValue(self.state.position)
+        self.slider.blockSignals(False)
         self.d_label.setText(f"d_k = {d}")
         for line in self.markers:
             line.setPos(math.log10(d))
-        raw, scaled = why_scale_example(d, n_keys=N_KEYS)
+        raw, scaled = self.state.example
         x = np.arange(1, N_KEYS + 1)
         self.bars_raw.setOpts(x=x - 0.2, height=raw)
         self.bars_scaled.setOpts(x=x + 0.2, height=scaled)
         self.example_plot.setTitle(f"One random query's weights, d_k = {d}")
-        if self.stats is None:
+        s, i = self.state.stats, self.state.stats_index
+        if s is None:
             self.summary.setText(f"d<sub>k</sub> = {d}: this query's largest weight is {num(100 * raw.max(), 1)}% "
                                  f"without scaling, {num(100 * scaled.max(), 1)}% with ÷√{d}. Measuring the curves…")
             return
-        s = self.stats
-        i = int(np.searchsorted(s.d_k, d))
         self.summary.setText(
             f"At d<sub>k</sub> = {d} (averaged over {s.samples} queries × {s.n_keys} keys): "
             f"<span style='color:{RAW_COLOUR}'><b>without scaling</b> the scores spread with std {num(s.std_raw[i], 2)}, "

@@ -59,7 +59,7 @@ def test_opens_on_the_worked_example(panel):
 def test_typing_a_cell_changes_the_weights_shown(qtbot, panel):
     qkv = panel.qkv
     before = qkv.weights_map.values.copy()
-    with qtbot.waitSignal(qkv.recomputed):
+    with qtbot.waitSignal(panel.state.qkv.events.view):
         type_into(qtbot, qkv.k_editor, 1, 0, "-2")  # k2 = [-2, 1]
     assert qkv.k_editor.matrix()[1, 0] == -2
     expected = attend(qkv.q_editor.matrix(), qkv.k_editor.matrix(), qkv.v_editor.matrix()).weights.numpy()
@@ -86,7 +86,7 @@ def test_bad_text_is_refused_with_a_visible_message(qtbot, panel, text):
 def test_presets_load_and_reset(qtbot, panel):
     qkv = panel.qkv
     panel.preset_combo.setCurrentText("Causal self-attention (5 tokens)")
-    assert qkv.sizes() == {"n_q": 5, "n_k": 5, "d_k": 4, "d_v": 4}
+    assert panel.state.qkv.sizes() == {"n_q": 5, "n_k": 5, "d_k": 4, "d_v": 4}
     assert qkv.mask_check.isChecked()
     weights = qkv.weights_map.values
     assert np.all(np.triu(weights, 1) == 0)
@@ -105,7 +105,7 @@ def test_presets_load_and_reset(qtbot, panel):
 
 def test_random_zeros_identity(panel):
     qkv = panel.qkv
-    qkv.set_sizes(n_q=4, n_k=5, d_k=3, d_v=2)
+    panel.state.qkv.set_sizes(n_q=4, n_k=5, d_k=3, d_v=2)
     qkv.seed_spin.setValue(7)
     qkv.random_button.click()
     first = qkv.q_editor.matrix()
@@ -123,12 +123,12 @@ def test_random_zeros_identity(panel):
 def test_sizes_out_of_range_are_clamped_and_said(panel):
     qkv = panel.qkv
     qkv.size_spins["n_k"].setValue(100)
-    assert qkv.sizes()["n_k"] == 64
+    assert panel.state.qkv.sizes()["n_k"] == 64
     assert qkv.size_spins["n_k"].value() == 64
     assert qkv.size_note.isVisible() and "100" in qkv.size_note.text() and "64" in qkv.size_note.text()
     assert qkv.weights_map.values.shape == (1, 64)
     qkv.size_spins["d_k"].setValue(0)
-    assert qkv.sizes()["d_k"] == 1 and "set to 1" in qkv.size_note.text()
+    assert panel.state.qkv.sizes()["d_k"] == 1 and "set to 1" in qkv.size_note.text()
     qkv.size_spins["d_v"].setValue(3)
     assert not qkv.size_note.isVisible()
 
@@ -149,16 +149,16 @@ def test_hover_lights_up_query_key_and_value(panel):
 
 def test_mask_cells_toggle_and_full_masking_is_reported(qtbot, panel):
     qkv = panel.qkv
-    qkv.toggle_mask_cell(0, 1)
+    panel.state.qkv.toggle_mask_cell(0, 1)
     assert qkv.mask_check.isChecked()
     weights = qkv.weights_map.values
     assert weights[0, 1] == 0 and weights[0].sum() == pytest.approx(1)
-    qkv.toggle_mask_cell(0, 0)
-    qkv.toggle_mask_cell(0, 2)
+    panel.state.qkv.toggle_mask_cell(0, 0)
+    panel.state.qkv.toggle_mask_cell(0, 2)
     assert np.all(qkv.weights_map.values == 0) and np.all(qkv.output_map.values == 0)
     assert "every key is masked" in qkv.formula.text()
     qtbot.waitUntil(lambda: "Masked rows" in qkv.notes.text())  # notes follow the last edit
-    qkv.allow_all()
+    panel.state.qkv.allow_all()
     np.testing.assert_allclose(qkv.weights_map.values, [[0.401, 0.198, 0.401]], atol=5e-4)
 
 
@@ -170,12 +170,12 @@ def test_temperature_flattens(panel):
 
 
 def test_exports(panel, tmp_path):
-    panel.qkv.set_sizes(n_q=2)
+    panel.state.qkv.set_sizes(n_q=2)
     path = panel.export_csv(tmp_path / "w.csv")
     rows = list(csv.DictReader(path.open()))
     assert len(rows) == 2 * 3
     weights = np.array([float(r["weight"]) for r in rows]).reshape(2, 3)
-    np.testing.assert_allclose(weights, panel.qkv.view.weights)
+    np.testing.assert_allclose(weights, panel.state.qkv.view.weights)
     assert rows[0]["query"] == "q1" and rows[2]["key"] == "k3"
     png = panel.export_png(tmp_path / "view.png")
     assert png.stat().st_size > 10_000
@@ -186,9 +186,9 @@ def test_exports(panel, tmp_path):
 def test_why_scale_tab_measures_in_background(qtbot, panel, wait_for_tasks):
     panel.tabs.setCurrentWidget(panel.why_page)
     wait_for_tasks()
-    stats = panel.why.stats
+    stats = panel.state.why.stats
     assert stats is not None and stats.d_k[-1] == 1024
-    panel.why.set_d_k(1024)
+    panel.state.why.set_d_k(1024)
     text = panel.why.summary.text()
     assert "d<sub>k</sub> = 1024" in text and "without scaling" in text
     assert stats.entropy_raw[-1] < 0.5 * stats.entropy_scaled[-1]
@@ -201,29 +201,48 @@ def test_from_input_weights_follow_x_not_parameters(qtbot, panel):
     panel.tabs.setCurrentWidget(panel.input_page)
     view = panel.from_input
     assert view.isVisible()
-    heads = view.num_heads()
+    heads = panel.state.from_input.heads
     assert sum(h.isVisible() for h in view.head_maps) == heads == 2
     assert view.head_maps[1].isVisible()
-    params = [p.copy() for p in view.params()]
-    before = view.trace.weights.numpy().copy()
+    params = [p.copy() for p in panel.state.from_input.params]
+    before = panel.state.from_input.trace.weights.numpy().copy()
     type_into(qtbot, view.x_editor, 0, 0, "3")
-    after = view.trace.weights.numpy()
+    after = panel.state.from_input.trace.weights.numpy()
     assert not np.allclose(before, after)
-    for a, b in zip(params, view.params()):
+    for a, b in zip(params, panel.state.from_input.params):
         np.testing.assert_array_equal(a, b)
     assert "the input X" in view.note.text() and "unchanged" in view.note.text()
     np.testing.assert_allclose(view.head_maps[0].values, after[0])
     view.cross_check.setChecked(True)
-    assert view.trace.weights.shape[-1] == view.xkv_editor.shape()[0]
+    assert panel.state.from_input.trace.weights.shape[-1] == view.xkv_editor.shape()[0]
     view.send_button.click()
     assert panel.tabs.currentWidget() is panel.qkv
-    np.testing.assert_allclose(panel.qkv.q_editor.matrix(), view.trace.q[0].numpy())
+    np.testing.assert_allclose(panel.qkv.q_editor.matrix(), panel.state.from_input.trace.q[0].numpy())
 
 
 def test_dark_theme(panel, context):
     context.set_theme("dark")
     np.testing.assert_allclose(panel.qkv.weights_map.values, [[0.401, 0.198, 0.401]], atol=5e-4)
 
+
+
+def test_settings_come_back_next_launch(qtbot, panel, context):
+    panel.preset_combo.setCurrentText("d_k = 64 without scaling")
+    panel.qkv.scale_check.setChecked(True)
+    panel.qkv.temperature_spin.setValue(2.5)
+    panel.qkv.size_spins["n_q"].setValue(3)
+    panel.tabs.setCurrentWidget(panel.input_page)
+    panel.from_input.cross_check.setChecked(True)
+    panel.from_input.heads_combo.setCurrentIndex(panel.from_input.heads_combo.findData(4))
+    again = AttentionPanel(context)  # the next launch: same settings file
+    qtbot.addWidget(again)
+    assert again.preset_combo.currentText() == "d_k = 64 without scaling"
+    assert again.qkv.scale_check.isChecked() and again.qkv.temperature_spin.value() == 2.5
+    assert again.qkv.size_spins["n_q"].value() == 3 and again.qkv.weights_map.values.shape == (3, 6)
+    assert "Your own numbers" in again.preset_note.text()
+    assert again.tabs.currentWidget() is again.input_page
+    assert again.from_input.heads_combo.currentData() == 4 and again.from_input.cross_check.isChecked()
+    assert again.state.from_input.trace.weights.shape == (4, 5, 6)  # cross: keys from X₂ (6 tokens)
 
 # -- the heatmap widget (shared by every panel) ---------------------------------------------------
 def test_heatmap_colours_follow_the_colour_map(qtbot):

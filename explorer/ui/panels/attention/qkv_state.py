@@ -1,0 +1,219 @@
+"""The Q·K·V tab's state: Q, K, V, the mask, ÷√d_k, the temperature, the selection, and their trace. No Qt.
+
+A part of :class:`~explorer.ui.panels.attention.state.AttentionState` (``state.qkv``), in a
+module of its own because it is the largest. Every method that changes the numbers
+recomputes :func:`~explorer.engine.attention.core.attend` (well under a millisecond at
+64 × 64) and publishes the result as ``view``, which the widgets redraw from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from psygnal import evented
+
+from explorer.engine.attention.core import AttentionTrace, attend, causal_mask
+from explorer.engine.attention.presets import PRESETS, identity_like, preset, random_matrix
+from explorer.ui.panels.attention.text import TraceView
+from explorer.ui.panels.state import identity_fields
+
+#: Someone to tell of an error the user must see: ``on_error(title, exception)``. None: raise it.
+ErrorSink = Callable[[str, BaseException], None]
+
+SIZE_NAMES = ("n_q", "n_k", "d_k", "d_v")
+MIN_SIZE, MAX_SIZE = 1, 64  # per dimension: what the matrix editors show
+MIN_TEMPERATURE, MAX_TEMPERATURE = 0.05, 20.0
+
+
+def resized(values: np.ndarray, rows: int, cols: int, fill: float | bool = 0) -> np.ndarray:
+    """``values`` cut or padded with ``fill`` to (rows, cols), keeping the overlap; the same array if it fits."""
+    if values.shape == (rows, cols):
+        return values
+    new = np.full((rows, cols), fill, dtype=values.dtype)
+    r, c = min(rows, values.shape[0]), min(cols, values.shape[1])
+    new[:r, :c] = values[:r, :c]
+    return new
+
+
+def fail(on_error: ErrorSink | None, title: str, exc: BaseException) -> None:
+    if on_error is None:
+        raise exc
+    on_error(title, exc)
+
+
+@evented(equality_operators=identity_fields("q", "k", "v", "mask", "trace", "view"))
+@dataclass
+class QKVState:
+    """The Q·K·V tab. Starts on the first preset, the cheatsheet's worked example."""
+
+    preset: str = PRESETS[0].name
+    q: np.ndarray = field(init=False)  # (n_q, d_k)
+    k: np.ndarray = field(init=False)  # (n_k, d_k)
+    v: np.ndarray = field(init=False)  # (n_k, d_v)
+    mask: np.ndarray = field(init=False)  # bool (n_q, n_k), True = may attend
+    mask_on: bool = False
+    scale: bool = True
+    temperature: float = 1.0
+    n_q: int = 1  # the sizes: always the shapes of q and v
+    n_k: int = 1
+    d_k: int = 1
+    d_v: int = 1
+    seed: int = 1  # of the next Random
+    selected_query: int = 0  # always a row of the view
+    hover: tuple[int, int] = (-1, -1)  # (query, key) under the pointer, always in the view; (-1, -1): none
+    size_note: str = ""  # why a size was clamped; empty when none was
+    note: str = ""  # where the numbers come from (a preset, the user, the From input tab)
+    trace: AttentionTrace | None = None  # of the numbers now
+    view: TraceView | None = None  # the same as NumPy: what the widgets draw
+    on_error: ErrorSink | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.load_preset(self.preset)
+
+    # -- what the user sets --------------------------------------------------------------------
+    def load_preset(self, name: str) -> None:
+        """Matrices, sizes, mask, scaling and temperature of preset ``name``; no hover left over."""
+        item = preset(name)
+        n_q, n_k = item.q.shape[0], item.k.shape[0]
+        self.preset = name
+        self.mask = item.mask.copy() if item.mask is not None else np.ones((n_q, n_k), dtype=bool)
+        self.mask_on = item.mask is not None
+        self.scale, self.temperature = item.scale, item.temperature
+        self._set_matrices(item.q.copy(), item.k.copy(), item.v.copy())
+        self.selected_query = min(item.selected_query, n_q - 1)
+        self.hover = (-1, -1)
+        self.size_note = ""
+        self.note = item.description
+        self.recompute()
+
+    def set_qkv(self, q: np.ndarray, k: np.ndarray, v: np.ndarray, note: str = "") -> None:
+        """Numbers from elsewhere (the From input tab); the mask keeps what still fits."""
+        q, k, v = (np.array(m, dtype=np.float64) for m in (q, k, v))
+        self.mask = resized(self.mask, q.shape[0], k.shape[0], fill=True)
+        self._set_matrices(q, k, v)
+        self.recompute()
+        self.note = note or self.note
+
+    def sizes(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in SIZE_NAMES}
+
+    def set_sizes(self, **sizes: int) -> None:
+        """Resize (clamped to 1…64, saying so in ``size_note``), keeping the overlapping values."""
+        new, clamped = self.sizes(), []
+        for name, value in sizes.items():
+            if name not in new:
+                raise ValueError(f"unknown size {name!r}; use {', '.join(SIZE_NAMES)}")
+            new[name] = int(min(max(int(value), MIN_SIZE), MAX_SIZE))
+            if new[name] != value:
+                clamped.append(f"{name} = {value} is outside {MIN_SIZE}…{MAX_SIZE}; it was set to {new[name]}.")
+        n_q, n_k, d_k, d_v = (new[name] for name in SIZE_NAMES)
+        self.mask = resized(self.mask, n_q, n_k, fill=True)
+        self._set_matrices(resized(self.q, n_q, d_k), resized(self.k, n_k, d_k), resized(self.v, n_k, d_v))
+        self.size_note = " ".join(clamped)
+        self.recompute()
+
+    def set_size(self, name: str, value: int) -> None:
+        """One size the user typed: the numbers become the user's own."""
+        if value != getattr(self, name):
+            self.set_sizes(**{name: value})
+            self._mark_own()
+
+    def edit(self, name: str, matrix: np.ndarray) -> None:
+        """The user changed numbers of ``q``, ``k`` or ``v`` (``matrix``: the whole new matrix)."""
+        if name not in ("q", "k", "v"):
+            raise ValueError(f"unknown matrix {name!r}; use q, k or v")
+        setattr(self, name, np.asarray(matrix, dtype=np.float64))
+        self.recompute()
+        self._mark_own()
+
+    def randomise(self) -> None:
+        """N(0, 1) numbers from the seed, which then moves on (the same seed gives the same numbers)."""
+        seed, self.seed = self.seed, self.seed + 1
+        self._replace(random_matrix(self.n_q, self.d_k, seed), random_matrix(self.n_k, self.d_k, seed + 10_000),
+                      random_matrix(self.n_k, self.d_v, seed + 20_000))
+
+    def fill_zeros(self) -> None:
+        self._replace(*(np.zeros_like(m) for m in (self.q, self.k, self.v)))
+
+    def fill_identity(self) -> None:
+        self._replace(*(identity_like(*m.shape) for m in (self.q, self.k, self.v)))
+
+    def set_scale(self, on: bool) -> None:
+        if on != self.scale:
+            self.scale = bool(on)
+            self.recompute()
+
+    def set_temperature(self, temperature: float) -> None:
+        if temperature != self.temperature:
+            self.temperature = float(temperature)
+            self.recompute()
+
+    # -- the mask ----------------------------------------------------------------------------
+    def set_mask_on(self, on: bool) -> None:
+        if on != self.mask_on:
+            self.mask_on = bool(on)
+            self.recompute()
+
+    def set_causal(self) -> None:
+        """Query i sees keys 1…i; the mask is switched on."""
+        self.mask = causal_mask(self.n_q, self.n_k).numpy()
+        self.mask_on = True
+        self.recompute()
+
+    def allow_all(self) -> None:
+        self.mask = np.ones((self.n_q, self.n_k), dtype=bool)
+        self.recompute()
+
+    def toggle_mask_cell(self, row: int, col: int) -> None:
+        """Block or allow key ``col`` for query ``row``; the mask is switched on."""
+        if 0 <= row < self.n_q and 0 <= col < self.n_k:
+            mask = self.mask.copy()  # a new array: a change in place would emit no event
+            mask[row, col] = not mask[row, col]
+            self.mask = mask
+            self.mask_on = True
+            self.recompute()
+
+    # -- selection ---------------------------------------------------------------------------
+    def select_query(self, row: int) -> None:
+        if self.view is not None and 0 <= row < self.view.scores.shape[0]:
+            self.selected_query = row
+
+    def set_hover(self, row: int, col: int) -> None:
+        self.hover = (row, col)
+
+    # -- compute -----------------------------------------------------------------------------
+    def recompute(self) -> None:
+        """Attention on the numbers now (well under a millisecond at 64 × 64); the widgets follow ``view``.
+
+        The selection and the hover are fitted to the new shape first: a new trace never
+        leaves an index outside it.
+        """
+        mask = self.mask if self.mask_on else None
+        try:
+            trace = attend(self.q, self.k, self.v, mask=mask, scale=self.scale, temperature=self.temperature)
+        except ValueError as exc:
+            fail(self.on_error, "Attention", exc)
+            return
+        view = TraceView.of(trace)
+        n_q, n_k = view.scores.shape
+        self.selected_query = min(self.selected_query, n_q - 1)
+        if self.hover[0] >= n_q or self.hover[1] >= n_k:
+            self.hover = (-1, -1)
+        self.trace = trace
+        self.view = view
+
+    def _set_matrices(self, q: np.ndarray, k: np.ndarray, v: np.ndarray) -> None:
+        self.q, self.k, self.v = q, k, v
+        self.n_q, self.d_k = q.shape
+        self.n_k, self.d_v = v.shape
+
+    def _replace(self, q: np.ndarray, k: np.ndarray, v: np.ndarray) -> None:
+        """New numbers of the user's making, at the sizes now."""
+        self._set_matrices(q, k, v)
+        self.recompute()
+        self._mark_own()
+
+    def _mark_own(self) -> None:
+        self.note = f"Your own numbers (started from “{self.preset}”; Reset goes back to it)."
