@@ -28,7 +28,7 @@ from explorer.engine.captioning.metrics import named_objects
 from explorer.engine.captioning.search import MAX_BEAM
 from explorer.engine.infra import scenes
 from explorer.ui.panels.captioning import describe
-from explorer.ui.panels.state import Runner, identity_fields, persisted, run_now
+from explorer.ui.panels.state import Runner, hold_events, identity_fields, persisted, run_now
 
 #: The bundled attention decoders offered in the model box: (bundled name, label).
 BUNDLED_CHOICES: tuple[tuple[Any, str], ...] = (
@@ -121,7 +121,7 @@ class CaptioningState:
 
     def _bundled_loaded(self, models: tuple[Captioner, Captioner]) -> None:
         main, classic = models
-        with self.events.paused():
+        with hold_events(self):
             self.classic = classic
             self._adopt(main, self.model_key)
             self.status = " "
@@ -165,7 +165,7 @@ class CaptioningState:
         return self.load_model(Path(path))
 
     def _model_opened(self, captioner: Captioner, source: Any) -> None:
-        with self.events.paused():
+        with hold_events(self):
             if all(known != source for known, _label in self.choices):
                 self.choices = (*self.choices, (source, f"Opened · {captioner.name}"))
             self._adopt(captioner, source)
@@ -202,7 +202,7 @@ class CaptioningState:
         if self.main is None or self.main.kind != "transformer":
             return
         self.main.set_attention(layer, head)
-        with self.events.paused():
+        with hold_events(self):
             self.layer, self.head = layer, head
         self.run_caption()
 
@@ -214,7 +214,7 @@ class CaptioningState:
     # -- the image -----------------------------------------------------------------------------
     def set_image(self, image: Image.Image, name: str = "") -> None:
         """The app's current image changed: caption it. A scene's boxes no longer apply to another image."""
-        with self.events.paused():
+        with hold_events(self):
             self.image = image
             if self.scene is not None and name != self.scene_name:
                 self.scene = None
@@ -247,7 +247,7 @@ class CaptioningState:
         if request != self._request:
             return  # a newer request is on its way
         trace, classic_trace = result
-        with self.events.paused():
+        with hold_events(self):
             self.classic_trace = classic_trace
             self.trace = trace
             self.selected = sharpest_word(trace)
@@ -260,7 +260,7 @@ class CaptioningState:
         """Select word ``index`` (revealing the caption up to it if stepping had hidden it)."""
         if self.trace is None or not 0 <= index < len(self.trace.words):
             return
-        with self.events.paused():
+        with hold_events(self):
             self.selected = index
             self.shown = max(self.shown, index + 1)
 
@@ -272,7 +272,7 @@ class CaptioningState:
         """Reveal the caption up to word ``shown`` (1-based count) and show that word's step."""
         if self.trace is None:
             return
-        with self.events.paused():
+        with hold_events(self):
             self.shown = int(min(max(shown, 0), len(self.trace.words)))
             self.selected = max(self.shown - 1, 0)
 

@@ -13,7 +13,6 @@ stale with it and are computed when their page is shown.
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -27,7 +26,7 @@ from explorer.ui.panels.rnn.derived import Readout, Term, fits, strip_terms, ter
 from explorer.ui.panels.rnn.inputs import EXAMPLE_INPUTS, IMAGE_INPUTS, INPUTS, STEP_INPUTS, build_sequence
 from explorer.ui.panels.rnn.memory import MemoryComparison
 from explorer.ui.panels.rnn.sources import CUSTOM, DEFAULT_MODEL, FILE, load_retrained, model_choices
-from explorer.ui.panels.state import Runner, identity_fields, persisted, run_now
+from explorer.ui.panels.state import Runner, hold_events, identity_fields, persisted, run_now
 
 SPEEDS = (1, 2, 5, 10, 20, 50)
 #: Traces up to this many multiply-adds in U·h (T × size of U; ≈ 7 ms) run at once, bigger ones in a worker.
@@ -292,9 +291,7 @@ class RNNState:
     def _apply(self, generation: int, model, cell, sequence, trace, base, edited: bool) -> None:
         if generation != self._generation:
             return  # a newer request superseded this one
-        with ExitStack() as held:  # a handler of any of these events sees them all set: no new step on an old trace
-            for name in APPLIED:
-                held.enter_context(getattr(self.events, name).paused())
+        with hold_events(self, *APPLIED):  # a handler of any of these events sees them all set: no new step on an old trace
             if base is not None:
                 self.base_cell = base
             self.cell, self.sequence, self.edited = cell, sequence, edited

@@ -19,7 +19,6 @@ being looked at. The rules:
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -30,7 +29,7 @@ from explorer.engine.video.analysis import VideoTrace, read_and_analyse
 from explorer.engine.video.generated import CLASSES, FRAMES, example
 from explorer.engine.video.io import Clip
 from explorer.engine.video.models import LoadedModel, load
-from explorer.ui.panels.state import Runner, identity_fields, persisted, run_now
+from explorer.ui.panels.state import Runner, hold_events, identity_fields, persisted, run_now
 
 #: The bundled models, by the name the engine loads them under, with the title the panel shows.
 MODEL_CHOICES: tuple[tuple[str, str], ...] = (("video_gru", "CNN + GRU"), ("video_transformer", "CNN + transformer"))
@@ -271,9 +270,7 @@ class VideoState:
         if not self._is_latest(ticket):
             return
         # Views redraw on these events: hold them until clip, trace and frame agree.
-        with ExitStack() as held:
-            for name in ("source_path", "clip", "trace", "current"):
-                held.enter_context(getattr(self.events, name).paused())
+        with hold_events(self, "source_path", "clip", "trace", "current"):
             if clip is not self.clip:  # a new clip (not the same one through another model)
                 self.source_path = request.path
             self.clip, self.trace = clip, trace

@@ -14,7 +14,7 @@ Two rules are worth knowing before changing anything:
 * **One clamp rule.** Whenever a new result arrives, :meth:`Selection.fitted`
   makes the selection valid for its :class:`TokenLayout`; nothing else clamps.
 * **Derived values are set with their inputs.** A method that changes several
-  fields does so inside ``events.paused()`` and refreshes :attr:`ViTState.attention`
+  fields does so inside :func:`hold_events` and refreshes :attr:`ViTState.attention`
   before the events go out, so no listener ever sees a map of another trace
   or view. A single field set from outside (a combo box, restored settings)
   refreshes it through the state's own event handlers.
@@ -36,7 +36,7 @@ from explorer.engine import vit
 from explorer.engine.infra.progress import report
 from explorer.engine.vit import analysis as va
 from explorer.engine.vit.tasks import CLASS_NAMES, render_scene
-from explorer.ui.panels.state import Runner, identity_fields, persisted, run_now
+from explorer.ui.panels.state import Runner, hold_events, identity_fields, persisted, run_now
 from explorer.ui.panels.vit.maps import AttentionMap, layer_map, rollout_map
 from explorer.ui.panels.vit.result import ViTResult, compute_result
 from explorer.ui.panels.vit.selection import Selection, TokenLayout
@@ -172,7 +172,7 @@ class ViTState:
 
     def show_head(self, layer: int, head: int) -> None:
         """One layer's attention of one head (a dot clicked in the distance plot)."""
-        with self.events.paused():
+        with hold_events(self):
             self.attention_view = "raw"
             self.set_layer(layer)
             self.set_head(head)
@@ -223,7 +223,7 @@ class ViTState:
         )
 
     def _model_loaded(self, model: vit.LoadedViT, path_or_name: str | Path) -> None:
-        with self.events.paused():
+        with hold_events(self):
             self.model = model
             self.model_path = "" if str(path_or_name) in vit.BUNDLED else str(Path(path_or_name).resolve())
             lowest, highest, _step = self.input_size_range()
@@ -258,7 +258,7 @@ class ViTState:
         """Adopt a new result: the selection is fitted to it and the map redone before anyone hears."""
         fresh = self.result is None or self.result.model is not result.model
         self._rollout = None  # a trace's attentions can be large: keep no old one alive
-        with self.events.paused():
+        with hold_events(self):
             self.result = result
             self.selection = self.selection.fitted(TokenLayout.of(result), fresh_model=fresh)
             if self.hovered is not None and self.hovered >= result.trace.num_patches:
