@@ -30,7 +30,7 @@ def _transformers():
         import transformers
     except ImportError as exc:  # pragma: no cover - installed here
         raise CaptionModelError(
-            "Hugging Face models need the optional 'transformers' package: pip install 'sequence-vision-explorer[hf]'."
+            "Hugging Face models need the 'transformers' package, which seqvis-explorer depends on: reinstall it (pip install seqvis-explorer) or pip install transformers."
         ) from exc
     return transformers
 

@@ -46,7 +46,7 @@ def download_folder(repo_id: str, *, reporter: Reporter | None = None, cache_dir
         from huggingface_hub.utils import tqdm as hub_tqdm
     except ImportError as exc:
         raise HubDownloadError(
-            "Downloading needs the optional 'transformers' package (pip install 'seqvis-explorer[hf]')."
+            "Downloading needs the 'huggingface_hub' package, which seqvis-explorer depends on: reinstall it (pip install seqvis-explorer) or pip install huggingface_hub."
         ) from exc
 
     class Progress(hub_tqdm):

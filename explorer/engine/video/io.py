@@ -152,7 +152,7 @@ def import_av():
         import av  # noqa: PLC0415 - optional dependency
     except ImportError as exc:  # pragma: no cover - depends on the installation
         raise VideoReadError(
-            "reading video files needs PyAV, which is not installed (pip install seqvis-explorer[video] or pip install av); "
+            "reading video files needs PyAV, which is not installed (reinstall seqvis-explorer, which depends on it, or pip install av); "
             "GIFs and folders of frames still work."
         ) from exc
     return av
