@@ -25,6 +25,7 @@ from PyQt6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
+    QPushButton,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -35,6 +36,7 @@ from explorer.assets import sample_image_paths
 from explorer.ui import theme as themes
 from explorer.ui.context import AppContext, CurrentImage
 from explorer.ui.errors import show_error
+from explorer.ui.help.dialogs import HelpDialog, cheatsheet_dialog, guide_dialog, shortcuts_dialog
 from explorer.ui.pages import EngineLoader, LazyPage
 from explorer.ui.panels import PANELS, find_panel
 from explorer.ui.panels.base import Panel
@@ -80,6 +82,7 @@ class MainWindow(QMainWindow):
         self.nav.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.stack = QStackedWidget()
         self.pages: list[LazyPage] = []
+        self._help: HelpDialog | None = None
         for spec in PANELS:
             item = QListWidgetItem(f"{spec.title}\n{spec.subtitle}")
             item.setToolTip(spec.promise)
@@ -108,6 +111,11 @@ class MainWindow(QMainWindow):
         side.setContentsMargins(0, 8, 0, 0)
         side.setSpacing(0)
         side.addWidget(self.nav, 1)
+        self.guide_button = QPushButton("What am I looking at?  (F1)")
+        self.guide_button.setObjectName("guideButton")
+        self.guide_button.setToolTip("How to read the panel shown, and where it misleads")
+        self.guide_button.clicked.connect(self.show_guide)
+        side.addWidget(self.guide_button)
         side.addWidget(self.image_card)
         sidebar.setFixedWidth(230)
 
@@ -174,6 +182,10 @@ class MainWindow(QMainWindow):
         self.context.zoomChanged.connect(self._apply_zoom)
 
         help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&What am I looking at?", self.show_guide, "F1")
+        self._action(help_menu, "&Cheatsheet", self.show_cheatsheet, "Ctrl+Shift+H")
+        self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, "Ctrl+/")
+        help_menu.addSeparator()
         self._action(help_menu, "&About", self.show_about)
         self._fill_recent_menu()
 
@@ -316,6 +328,25 @@ class MainWindow(QMainWindow):
             f"<p>PyTorch {torch_version}<br>Qt {QT_VERSION_STR} (PyQt {PYQT_VERSION_STR})<br>"
             f"Python {sys.version.split()[0]}</p>"
         )
+
+    def show_guide(self) -> HelpDialog:
+        """The current panel's guide (F1), non-modal."""
+        return self._show_help(guide_dialog(self.current_key(), self))
+
+    def show_cheatsheet(self) -> HelpDialog:
+        return self._show_help(cheatsheet_dialog(self.set_panel, self))
+
+    def show_shortcuts(self) -> HelpDialog:
+        titles = {spec.key: spec.title for spec in PANELS}
+        return self._show_help(shortcuts_dialog(self.findChildren(QAction), titles, self))
+
+    def _show_help(self, dialog: HelpDialog) -> HelpDialog:
+        if self._help is not None:
+            self._help.close()
+            self._help.deleteLater()  # one help window at a time: they do not pile up
+        self._help = dialog
+        dialog.show()
+        return dialog
 
     def show_about(self) -> None:
         QMessageBox.about(self, f"About {APPLICATION}", self.about_text())

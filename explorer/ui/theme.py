@@ -93,6 +93,9 @@ def apply_theme(app: QApplication, theme: str) -> None:
         QLabel[role="note"] {{ background: {c.alt_base}; border-left: 3px solid {c.accent};
                                padding: 6px 8px; border-radius: 3px; }}
         QFrame#imageCard {{ background: {c.alt_base}; border-top: 1px solid {c.grid}; }}
+        QPushButton#guideButton {{ background: {c.alt_base}; border: none; border-top: 1px solid {c.grid};
+                                   color: {c.accent}; padding: 7px 10px; text-align: left; }}
+        QPushButton#guideButton:hover {{ background: {c.grid}; }}
         """
     )
     pg.setConfigOptions(background=c.plot_bg, foreground=c.plot_fg, antialias=True, imageAxisOrder="row-major")
