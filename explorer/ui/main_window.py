@@ -36,6 +36,7 @@ from explorer.assets import sample_image_paths
 from explorer.ui import theme as themes
 from explorer.ui.context import AppContext, CurrentImage
 from explorer.ui.errors import show_error
+from explorer.ui.export_dialog import ExportDialog
 from explorer.ui.help.dialogs import HelpDialog, cheatsheet_dialog, guide_dialog, shortcuts_dialog
 from explorer.ui.pages import EngineLoader, LazyPage
 from explorer.ui.panels import PANELS, find_panel
@@ -159,6 +160,7 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Paste image", self.paste_image, QKeySequence.StandardKey.Paste)
         file_menu.addSeparator()
         self._action(file_menu, "&Export view as PNG…", self.export_view, "Ctrl+E")
+        self._action(file_menu, "Export &figure (PNG / SVG)…", self.export_figure_dialog, "Ctrl+Shift+E")
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, "Ctrl+Q")
 
@@ -316,6 +318,13 @@ class MainWindow(QMainWindow):
             show_error("Export", exc)
         else:
             self.statusBar().showMessage(f"Saved {path}", 4000)
+
+    def export_figure_dialog(self) -> ExportDialog:
+        """One plot or map of the current panel as SVG, or PNG at a chosen scale."""
+        page = self.current_page()
+        dialog = ExportDialog(page.panel or page, self)
+        dialog.open()
+        return dialog
 
     def about_text(self) -> str:
         from PyQt6.QtCore import PYQT_VERSION_STR, QT_VERSION_STR
