@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--panel", choices=panel_keys(), help="panel to show first")
     parser.add_argument("--theme", choices=("light", "dark"), help="colour theme")
     parser.add_argument("--screenshot", metavar="OUT.png", help="render the window to a PNG and exit")
-    parser.add_argument("--size", default="1280x800", help="window size for --screenshot (default 1280x800)")
+    parser.add_argument("--size", help="window size, e.g. 1280x720 (default: the last size; 1280x800 for --screenshot)")
     parser.add_argument("--settings", metavar="FILE.ini", help="use this settings file instead of the user's")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     # For benchmarks/bench_startup.py: print the time the window was shown, then exit.
@@ -49,7 +49,7 @@ def parse_size(text: str) -> tuple[int, int]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    size = parse_size(args.size)
+    size = parse_size(args.size) if args.size else (1280, 800) if args.screenshot else None
     headless = args.screenshot or args.quit_after_show
     if headless and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         window.set_theme(args.theme)
     if args.panel:
         window.set_panel(args.panel)
-    if args.screenshot:
+    if size is not None:
         window.resize(*size)
     if not open_initial_image(window, args.image, strict=bool(args.screenshot)):
         return 2
@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     app.processEvents()
     if args.quit_after_show:
         torch_loaded = "yes" if "torch" in sys.modules else "no"
-        print(f"shown {time.perf_counter() - _T0:.4f} torch-imported={torch_loaded}", flush=True)
+        print(f"shown {time.perf_counter() - _T0:.4f} torch-imported={torch_loaded} "
+              f"size={window.width()}x{window.height()}", flush=True)
         return 0
     window.start_engine()
     if args.screenshot:

@@ -59,6 +59,8 @@ class AppContext(QObject):
 
     # -- image ---------------------------------------------------------------------------
     def set_image(self, image: Image.Image, name: str, path: Path | None = None) -> None:
+        # Absolute, so a path remembered for the next launch still points here from another folder.
+        path = Path(path).resolve() if path is not None else None
         self.image = CurrentImage(image.convert("RGB") if image.mode != "RGB" else image, name, path)
         if path is not None:
             self.add_recent(path)

@@ -60,3 +60,18 @@ def test_window_shows_before_torch_is_imported(tmp_path):
     result = run_app(["--quit-after-show"], tmp_path)
     assert result.returncode == 0, result.stderr
     assert "torch-imported=no" in result.stdout
+
+
+def test_size_applies_to_a_normal_launch_too(tmp_path):
+    result = run_app(["--size", "900x600", "--quit-after-show"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "size=900x600" in result.stdout, result.stdout
+
+
+def test_the_last_image_is_remembered_by_its_full_path(tmp_path):
+    """Opened by a relative name, it must still be found from another folder next launch."""
+    Image.fromarray(np.full((40, 50, 3), 200, np.uint8)).save(tmp_path / "mine.png")
+    first = run_app(["mine.png", "--quit-after-show"], tmp_path)
+    assert first.returncode == 0, first.stderr
+    settings = (tmp_path / "s.ini").read_text()
+    assert str(tmp_path / "mine.png") in settings, settings
