@@ -15,6 +15,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from explorer.ui import theme
 from explorer.ui.errors import show_error
 from explorer.ui.export import FORMATS, MAX_SCALE, Figure, export_figure, figures_in
 
@@ -55,6 +56,7 @@ class ExportDialog(QDialog):
         form.addRow("Scale", self.scale_spin)
         form.addRow(self.note)
         form.addRow(buttons)
+        theme.restyle_roles(self)
         if not self.figures:
             self.figure_combo.addItem("(this view has no plots or maps)")
             buttons.button(QDialogButtonBox.StandardButton.Save).setEnabled(False)

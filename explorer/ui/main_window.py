@@ -73,7 +73,6 @@ class MainWindow(QMainWindow):
         self.engine = engine or EngineLoader()
         self.engine.ready.connect(self._engine_ready)
         self.engine.failed.connect(lambda text: show_error("Engine", text))
-        self._base_point_size = QApplication.font().pointSizeF()
 
         self.nav = QListWidget()
         self.nav.setObjectName("panelNav")
@@ -362,12 +361,26 @@ class MainWindow(QMainWindow):
 
     def set_theme(self, name: str) -> None:
         themes.apply_theme(QApplication.instance(), name)
+        self._restyle_frame()
         self.theme_actions[name].setChecked(True)
         self.settings.setValue("theme", name)
         self.context.set_theme(name)
 
     def _apply_zoom(self, zoom: float) -> None:
-        themes.set_zoom(QApplication.instance(), zoom, self._base_point_size)
+        themes.set_zoom(QApplication.instance(), zoom)
+        self._restyle_frame()
+
+    def _restyle_frame(self) -> None:
+        """The window's own widgets take the theme and zoom; each panel restyles itself when shown."""
+        for object_name, sheet in themes.named_sheets().items():
+            widget = self.findChild(QWidget, object_name)
+            if widget is not None:
+                widget.setStyleSheet(sheet)
+        themes.restyle_roles(self.image_card)
+        for page in self.pages:
+            themes.restyle_roles(page.message)
+        if self._help is not None:
+            themes.restyle_roles(self._help)
 
     # -- settings --------------------------------------------------------------------------
     def _restore_settings(self) -> None:

@@ -65,8 +65,8 @@ class LazyPage(QWidget):
         self.failed = False
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
-        self._message = QWidget()
-        box = QVBoxLayout(self._message)
+        self.message = QWidget()
+        box = QVBoxLayout(self.message)
         box.setContentsMargins(48, 40, 48, 40)
         title = QLabel(spec.title)
         title.setProperty("role", "title")
@@ -79,7 +79,7 @@ class LazyPage(QWidget):
         for widget in (title, subtitle, self._body):
             box.addWidget(widget)
         box.addStretch(1)
-        self._layout.addWidget(self._message)
+        self._layout.addWidget(self.message)
         if spec.available():
             self._body.setText("Loading the engine…")
         else:
@@ -104,6 +104,7 @@ class LazyPage(QWidget):
             show_error(f"{self.spec.title} panel", exc)
             return
         self.panel = panel
-        self._message.hide()
+        self.message.hide()
         self._layout.addWidget(panel)
         panel.start()
+        panel.restyle()  # its labels and plots take the current theme and zoom

@@ -174,16 +174,6 @@ def test_samples_menu_opens_sample(window, wait_for_tasks):
     assert window.context.image.name == "chelsea.png"
 
 
-def test_zoom_scales_font(window):
-    from PyQt6.QtWidgets import QApplication
-
-    before = QApplication.font().pointSizeF()
-    window.context.set_zoom(1.5)
-    assert QApplication.font().pointSizeF() == pytest.approx(window._base_point_size * 1.5)
-    window.context.set_zoom(1.0)
-    assert QApplication.font().pointSizeF() == pytest.approx(before)
-
-
 def test_an_offer_switches_panel_and_hands_over_the_payload(window, qtbot, monkeypatch):
     from explorer.ui.panels.rnn.panel import RNNPanel
 

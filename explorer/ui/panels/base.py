@@ -7,6 +7,7 @@ from typing import Any
 
 from PyQt6.QtWidgets import QWidget
 
+from explorer.ui import theme
 from explorer.ui.context import AppContext, CurrentImage
 from explorer.ui.panels.state import restore_settings, settings_of
 
@@ -32,8 +33,9 @@ class Panel(QWidget):
         self.context = context
         self.state: Any = None
         context.imageChanged.connect(self.on_image_changed)
-        context.themeChanged.connect(self.on_theme_changed)
-        context.zoomChanged.connect(self.on_zoom_changed)
+        self._restyle_pending = False
+        context.themeChanged.connect(self._appearance_changed)
+        context.zoomChanged.connect(self._appearance_changed)
         context.modelTrained.connect(self._model_trained)
 
     # -- the panel's state and its persisted settings -----------------------------------------
@@ -58,6 +60,26 @@ class Panel(QWidget):
         value = settings_of(self.state)[name]
         self.context.settings.setValue(f"{self.settings_group}/{name}", value)
 
+    # -- theme and zoom: restyled now if shown, else when next shown -------------------------
+    def _appearance_changed(self, *_args) -> None:
+        if self.isVisible():
+            self.restyle()
+        else:
+            self._restyle_pending = True  # a theme switch costs only what is on screen
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self._restyle_pending:
+            self.restyle()
+
+    def restyle(self) -> None:
+        """Give every label, plot and map of the panel the current theme and zoom, then the panel's hooks."""
+        self._restyle_pending = False
+        theme.restyle_roles(self)
+        theme.restyle_plots(self)
+        self.on_theme_changed(self.context.theme)
+        self.on_zoom_changed(self.context.zoom)
+
     # -- hooks ----------------------------------------------------------------------------------
     def start(self) -> None:
         """Called once after construction, when the panel is first shown."""
@@ -68,7 +90,11 @@ class Panel(QWidget):
         """The shared current image changed."""
 
     def on_theme_changed(self, theme: str) -> None:
-        """Light/dark switched; restyle plots here."""
+        """Light/dark switched: recolour what the panel colours by meaning (curves, highlights).
+
+        Backgrounds, axes, titles, legends and role labels are already restyled
+        by :meth:`restyle`; this is called when the panel is (or next becomes) visible.
+        """
 
     def receive(self, payload: object) -> None:
         """Another panel handed this one something to show (``AppContext.offer``).
@@ -87,7 +113,7 @@ class Panel(QWidget):
             self.on_model_trained(task, path)
 
     def on_zoom_changed(self, zoom: float) -> None:
-        """Ctrl +/−: scale plot fonts here if they do not follow the app font."""
+        """Ctrl +/−: scale what does not follow the style sheet or :func:`theme.restyle_plots` (drawn text)."""
 
     def export_png(self, path: str | Path) -> Path:
         """Save what the panel shows now as a PNG (File › Export view)."""

@@ -350,3 +350,5 @@ class Heatmap(QWidget):
         """Re-read the theme's plot colours (call on ``themeChanged``)."""
         self.graphics.setBackground(theme.colors().plot_bg)
         theme.style_plot(self.plot, ("left", "top"))
+        if self.kind == "diverging":  # its neutral centre follows the theme
+            self.set_kind(self.kind)
