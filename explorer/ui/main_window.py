@@ -9,7 +9,6 @@ then the visible page builds its panel.
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
 from PyQt6.QtCore import QByteArray, QSettings, QSize, Qt, pyqtSignal
@@ -37,7 +36,7 @@ from explorer.ui import theme as themes
 from explorer.ui.context import AppContext, CurrentImage
 from explorer.ui.errors import show_error
 from explorer.ui.export_dialog import ExportDialog
-from explorer.ui.help.dialogs import HelpDialog, cheatsheet_dialog, guide_dialog, shortcuts_dialog
+from explorer.ui.help.dialogs import HelpDialog, about_html, cheatsheet_dialog, guide_dialog, shortcuts_dialog
 from explorer.ui.pages import EngineLoader, LazyPage
 from explorer.ui.panels import PANELS, find_panel
 from explorer.ui.panels.base import Panel
@@ -326,16 +325,7 @@ class MainWindow(QMainWindow):
         return dialog
 
     def about_text(self) -> str:
-        from PyQt6.QtCore import PYQT_VERSION_STR, QT_VERSION_STR
-
-        torch_version = sys.modules["torch"].__version__ if "torch" in sys.modules else "not loaded yet"
-        return (
-            f"<h3>{APPLICATION} {__version__}</h3>"
-            "<p>How sequences enter vision — recurrence, attention, Vision Transformers, "
-            "captioning and video — live on your own images.</p>"
-            f"<p>PyTorch {torch_version}<br>Qt {QT_VERSION_STR} (PyQt {PYQT_VERSION_STR})<br>"
-            f"Python {sys.version.split()[0]}</p>"
-        )
+        return about_html(APPLICATION, __version__)
 
     def show_guide(self) -> HelpDialog:
         """The current panel's guide (F1), non-modal."""

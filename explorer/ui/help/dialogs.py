@@ -122,3 +122,19 @@ def shortcuts_html(actions, panel_titles: dict[str, str]) -> str:
 
 def shortcuts_dialog(actions, panel_titles: dict[str, str], parent: QWidget | None = None) -> HelpDialog:
     return HelpDialog("Keyboard shortcuts", [Page("Keyboard shortcuts", shortcuts_html(actions, panel_titles))], parent)
+
+
+def about_html(application: str, version: str) -> str:
+    """Help › About: what the app is for and the versions it runs on (for bug reports)."""
+    import sys
+
+    from PyQt6.QtCore import PYQT_VERSION_STR, QT_VERSION_STR
+
+    torch_version = sys.modules["torch"].__version__ if "torch" in sys.modules else "not loaded yet"
+    return (
+        f"<h3>{escape(application)} {escape(version)}</h3>"
+        "<p>How sequences enter vision — recurrence, attention, Vision Transformers, "
+        "captioning and video — live on your own images.</p>"
+        f"<p>PyTorch {torch_version}<br>Qt {QT_VERSION_STR} (PyQt {PYQT_VERSION_STR})<br>"
+        f"Python {sys.version.split()[0]}</p>"
+    )
