@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +23,6 @@ from explorer.engine.infra.checkpoints import NESTED_KEYS, PICKLE_SUFFIXES, SAFE
 
 #: Files that may hold weights, by suffix.
 WEIGHT_SUFFIXES = SAFETENSORS_SUFFIXES + PICKLE_SUFFIXES
-#: Shards of one model: model-00001-of-00002.safetensors.
-SHARD = re.compile(r"^(?P<stem>.+)-\d{5}-of-\d{5}\.safetensors$")
 
 
 class FileReadError(ValueError):

@@ -12,6 +12,7 @@ is handed to that panel (the main window switches to it).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -55,7 +56,28 @@ def library_state(context: Any, **discover_options: Any) -> LibraryState:
 
         discover_options["trained_dir"] = trained_models_dir()
     return LibraryState(runner=run_task, store=SettingsStore(context.settings), show_panel=context.panelRequested.emit,
-                        openers=openers(context), discover_options=discover_options)
+                        openers=openers(context), defer=when_panels_idle, discover_options=discover_options)
+
+
+def when_panels_idle(fn: Callable[[], None], *, poll_ms: int = 50, patience_ms: int = 120_000) -> None:
+    """Call ``fn`` once no panel work runs (downloads aside): a panel just shown is still loading its own model,
+    and a model handed over before that ends would be replaced by it."""
+    from PyQt6.QtCore import QTimer
+    from superqt.utils import WorkerBase
+
+    from explorer.ui.workers import Task
+
+    waited = [0]
+
+    def check() -> None:
+        busy = [w for w in WorkerBase._worker_set if isinstance(w, Task) and not w.description.startswith("downloading")]
+        if not busy or waited[0] >= patience_ms:
+            fn()
+            return
+        waited[0] += poll_ms
+        QTimer.singleShot(poll_ms, check)
+
+    check()
 
 
 def show_library(context: Any, panel: str = "", parent: Any = None, **discover_options: Any):

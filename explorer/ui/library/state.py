@@ -61,6 +61,8 @@ class LibraryState:
     #: Asked to bring a panel forward before its opener is called (the main window's switch).
     show_panel: Callable[[str], None] = lambda _key: None
     openers: dict[str, Opener] = field(default_factory=dict)
+    #: Runs the hand-over once the panel has settled (a panel just built is still loading its own model).
+    defer: Callable[[Callable[[], None]], None] = lambda fn: fn()
     discover_options: dict[str, Any] = field(default_factory=dict)  # trained_dir, cache_dir, torch_dir
 
     entries: tuple[ModelEntry, ...] = ()
@@ -87,9 +89,10 @@ class LibraryState:
 
     def visible(self) -> list[tuple[str, list[ModelEntry]]]:
         """(group, entries) in group order, filtered by the search, the panel filter and usability."""
-        shown = [e for e in self.entries
-                 if e.matches(self.query) and (not self.panel_filter or e.panel == self.panel_filter)
-                 and (self.show_unusable or not e.reason)]
+        def of_panel(e: ModelEntry) -> bool:  # an unreadable entry might be anyone's: shown under every panel
+            return not self.panel_filter or e.panel == self.panel_filter or e.description.family == "unreadable"
+
+        shown = [e for e in self.entries if e.matches(self.query) and of_panel(e) and (self.show_unusable or not e.reason)]
         # Within a group, what can be opened comes first; the rest keeps its place and says why.
         return [(group, sorted((e for e in shown if e.group == group), key=lambda e: bool(e.reason))) for group in GROUPS]
 
@@ -200,9 +203,14 @@ class LibraryState:
             self.status = f"The {PANEL_TITLES[entry.panel]} panel is not open yet: choose it in the list on the left, then try again."
             return None
         self.status = f"Opening {entry.title} in the {PANEL_TITLES[entry.panel]} panel…"
-        job = opener(entry.source)
-        follow(job, on_error=lambda exc: self._refused(entry, exc), on_done=lambda: self._opened(entry))
-        return job
+        handed: list[Any] = []
+
+        def hand_over() -> None:
+            handed.append(opener(entry.source))
+            follow(handed[-1], on_error=lambda exc: self._refused(entry, exc), on_done=lambda: self._opened(entry))
+
+        self.defer(hand_over)
+        return handed[0] if handed else None
 
     def _opened(self, entry: ModelEntry) -> None:
         self.status = f"Opened {entry.title} in the {PANEL_TITLES[entry.panel or '']} panel."

@@ -27,6 +27,7 @@ def vit_files(tmp_path_factory) -> dict[str, bytes]:
 def filled_cache(cache, vit_files) -> Path:
     cached_repo(cache, "someone/tiny-vit", vit_files)
     cached_repo(cache, "someone/chat", {"config.json": json.dumps({"model_type": "gpt2"}).encode()})
+    cached_repo(cache, "someone/damaged", vit_files, missing_blobs=("model.safetensors",))
     return cache
 
 
@@ -54,10 +55,11 @@ def test_listing_groups_and_selection(tmp_path, filled_cache):
     state = make_state(tmp_path)
     groups = dict(state.visible())
     assert [e.source for e in groups["bundled"]][:1] == ["shapes"]
-    assert [e.title for e in groups["computer"]] == ["someone/tiny-vit", "someone/chat"], "usable first, then the rest"
+    assert [e.title for e in groups["computer"]] == ["someone/tiny-vit", "someone/chat", "someone/damaged"], \
+        "usable first, then the rest"
     assert len(groups["catalogue"]) >= 11
     assert state.current is not None and state.current.can_open and state.busy == ""
-    assert state.status.endswith("2 on this computer.")
+    assert state.status.endswith("3 on this computer.")
 
 
 def test_search_filter_and_hiding_what_cannot_open(tmp_path, filled_cache):
@@ -68,11 +70,13 @@ def test_search_filter_and_hiding_what_cannot_open(tmp_path, filled_cache):
     assert [e.title for _g, es in state.visible() for e in es] == ["someone/tiny-vit"]
     state.query = ""
     state.panel_filter = "captioning"
-    panels = {e.panel for _g, es in state.visible() for e in es}
-    assert panels == {"captioning"}
+    shown = [e for _g, es in state.visible() for e in es]
+    assert {e.panel for e in shown} == {"captioning", None}
+    assert [e.title for e in shown if e.panel is None] == ["someone/damaged"], "only the unreadable one could be anyone's"
     state.panel_filter = ""
     state.show_unusable = False
-    assert "someone/chat" not in [e.title for _g, es in state.visible() for e in es]
+    titles = [e.title for _g, es in state.visible() for e in es]
+    assert "someone/chat" not in titles and "someone/damaged" not in titles and "someone/tiny-vit" in titles
 
 
 def test_added_folders_persist_in_the_store(tmp_path, vit_files):
