@@ -27,7 +27,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from explorer.engine.infra.progress import Cancelled, Reporter
+from explorer.engine.infra.progress import Cancelled, Reporter, report
 
 #: "owner/name", as on the hub (letters, digits, "-", "_", ".").
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -139,7 +139,7 @@ def download_folder(repo_id: str, *, reporter: Reporter | None = None, cache_dir
     endpoint = endpoint or hub_endpoint()
     cache_dir = str(cache_dir or hub_cache_dir())
     patterns = allow_patterns or ALLOW_PATTERNS
-    _report(reporter, 0.0, f"{repo_id}: asking {endpoint} for its files")
+    report(reporter, 0.0, f"{repo_id}: asking {endpoint} for its files")
     try:
         plan = plan_download(repo_id, cache_dir=cache_dir, endpoint=endpoint, allow_patterns=patterns)
     except HubDownloadError as exc:
@@ -264,11 +264,6 @@ def _progress_class(reporter: Reporter | None, plan: DownloadPlan):
             return super().update(n)
 
     return Progress
-
-
-def _report(reporter: Reporter | None, fraction: float, text: str) -> None:
-    if reporter is not None:
-        reporter.report(fraction, text)
 
 
 def _mb(n: int) -> str:
