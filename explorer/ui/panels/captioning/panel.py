@@ -32,6 +32,7 @@ from PyQt6.QtWidgets import (
 )
 
 from explorer.engine.captioning.search import MAX_BEAM
+from explorer.ui import library
 from explorer.ui.context import CurrentImage
 from explorer.ui.errors import show_error
 from explorer.ui.panels.base import Panel
@@ -111,6 +112,8 @@ class CaptioningPanel(Panel):
         self.model_button.setText("Open model ▾")
         self.model_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.model_button)
+        menu.addAction("Models library…", lambda: library.show_library(self.context, "captioning", self))
+        library.register_opener(self.context, "captioning", self.state.load_model)
         self.open_file_action = QAction("Open model file (.safetensors, converted tutorial checkpoint)…", self)
         self.open_file_action.triggered.connect(self.open_model_dialog)
         self.open_folder_action = QAction("Open Hugging Face VisionEncoderDecoder folder…", self)

@@ -41,6 +41,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from explorer.ui import library
 from explorer.ui.errors import show_error
 from explorer.ui.panels.base import Panel
 from explorer.ui.panels.video.state import FRAME_CAP_RANGE, VideoState
@@ -93,6 +94,9 @@ class VideoPanel(Panel):
         menu = QMenu(self.open_button)
         menu.addAction("Video or animation file…", self.choose_file)
         menu.addAction("Folder of frames…", self.choose_folder)
+        menu.addAction("Models library…", lambda: library.show_library(self.context, "video", self))
+        library.register_opener(self.context, "video", lambda source: state.select_model(source) if source in dict(
+            state.model_choices) else state.add_trained_model(source))
         self.open_button.setMenu(menu)
         self.open_button.clicked.connect(self.choose_file)
         bar.addWidget(self.open_button)

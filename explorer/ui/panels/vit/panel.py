@@ -28,6 +28,7 @@ from PyQt6.QtWidgets import (
 )
 
 from explorer.engine import vit
+from explorer.ui import library
 from explorer.ui.context import CurrentImage
 from explorer.ui.errors import show_error
 from explorer.ui.panels.base import Panel
@@ -57,6 +58,8 @@ class ViTPanel(Panel):
         self.model_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.open_button = QPushButton("Open model…")
         menu = QMenu(self.open_button)
+        menu.addAction("Models library…", lambda: library.show_library(context, "vit", self))
+        library.register_opener(context, "vit", self.load_model)
         menu.addAction("Weight file (timm / torchvision)…", self.open_file_dialog)
         menu.addAction("Hugging Face folder…", self.open_folder_dialog)
         menu.addSeparator()
