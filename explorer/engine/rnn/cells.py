@@ -162,9 +162,26 @@ class RecurrentCell:
                 raise RNNError(f"{name} must keep its shape {values[name].shape}, got {array.shape}.")
             if not np.isfinite(array).all():
                 raise RNNError(f"{name}: NaN or infinite values are not allowed.")
+            check_norm(name, array)
             values[name] = array.copy()
         has_bias = self.has_bias or "bias_ih" in arrays or "bias_hh" in arrays
         return RecurrentCell(self.kind, values["weight_ih"], values["weight_hh"], values["bias_ih"], values["bias_hh"], has_bias)
+
+
+#: Above this, w² leaves the floats (1.8e308): the norms ‖W‖, ‖U‖, ‖b‖ the panel shows would be infinite.
+MAX_WEIGHT = 1e154
+
+
+def check_norm(name: str, array: np.ndarray) -> None:
+    """Refuse weights so large that their norm (√Σw²) overflows; the message gives the largest and the limit."""
+    largest = float(np.abs(array).max()) if array.size else 0.0
+    with np.errstate(over="ignore"):
+        norm = float(np.sqrt(np.sum(np.square(array))))
+    if largest > MAX_WEIGHT or not np.isfinite(norm):
+        raise RNNError(
+            f"{name}: a value of {largest:.3g} is too large: its norm √Σw² overflows (beyond ±1.8e308, the largest "
+            f"float). Keep weights below about {MAX_WEIGHT:.0e}. Nothing was changed."
+        )
 
 
 def check_finite(terms: Mapping[str, np.ndarray | None], *, first_step: int = 0) -> None:
@@ -173,16 +190,19 @@ def check_finite(terms: Mapping[str, np.ndarray | None], *, first_step: int = 0)
     Finite weights can still overflow (1e308 · x), and an infinite or NaN term
     would reach every view as garbage; the message says what to change.
     """
+    first = {}  # term → the first step where it is not finite
     for name, values in terms.items():
-        if values is None:
-            continue
-        bad = ~np.isfinite(values)
-        if bad.any():
-            t = int(np.argwhere(bad)[0][0]) + first_step
-            raise RNNError(
-                f"{name} overflows at step {t + 1}: its values pass ±1.8e308, the largest number a float holds. "
-                "The weights (or inputs) are too large for this sequence; use smaller values. Nothing was changed."
-            )
+        if values is not None:
+            rows = np.flatnonzero(~np.isfinite(values).all(axis=-1))
+            if rows.size:
+                first[name] = int(rows[0])
+    if first:  # the earliest step names the cause; at a tie, the earlier term of the rule
+        name = min(first, key=first.get)
+        t = first[name] + first_step
+        raise RNNError(
+            f"{name} overflows at step {t + 1}: its values pass ±1.8e308, the largest number a float holds. "
+            "The weights (or inputs) are too large for this sequence; use smaller values. Nothing was changed."
+        )
 
 
 # -- constructors ---------------------------------------------------------------------------------
@@ -274,6 +294,7 @@ def from_state_dict(kind: str, state_dict: Mapping[str, Any]) -> RecurrentCell:
             raise StateDictError(f"{prefix}{name}: not a numeric tensor ({exc}).") from exc
         if not np.isfinite(array).all():
             raise StateDictError(f"{prefix}{name}: holds NaN or infinite values.")
+        check_norm(prefix + name, array)
         arrays[name] = array
     W, U = arrays["weight_ih_l0"], arrays["weight_hh_l0"]
     G = n_blocks(kind)

@@ -17,7 +17,7 @@ from explorer.engine.captioning.loading import SceneCaptioner
 from explorer.engine.captioning.recurrence import decoder_recurrence
 from explorer.engine.captioning.show_attend_tell import from_converted, resnet_from_state
 from explorer.engine.infra import scenes
-from explorer.engine.rnn import RNNError, random_cell
+from explorer.engine.rnn import RNNError, from_state_dict, random_cell
 from explorer.engine.rnn.real import InputPart, RealRecurrence
 
 SEEDS = (0, 1, 2)
@@ -255,9 +255,23 @@ def test_weights_whose_products_overflow_are_refused_with_the_term_and_step(kind
     cell = random_cell(kind, 3, 4, seed=1)
     x = np.random.default_rng(1).normal(size=(6, 3))
     huge = cell.weight_ih.copy()
-    huge[:, 0] = 1e308
-    big = cell.replace(weight_ih=huge)  # finite weights: accepted as such
-    with pytest.raises(RNNError, match=r"W·xₜ overflows at step \d+.*too large"):
-        big.trace(x * 10)
-    with pytest.raises(RNNError, match="overflows"):
-        big.step(x[0] * 10)
+    huge[:, 0] = 1e150
+    big = cell.replace(weight_ih=huge)  # large weights are accepted as such
+    x[2, 0] = 1e160  # but 1e150 · 1e160 is beyond the floats
+    with pytest.raises(RNNError, match=r"W·xₜ overflows at step 3: .*too large"):
+        big.trace(x)
+    with pytest.raises(RNNError, match="W·xₜ overflows at step 1"):
+        big.step(x[2])
+    huge[0, 0] = 1e308  # w² overflows: the norm ‖W‖ the panel shows would be infinite
+    with pytest.raises(RNNError, match=r"weight_ih: a value of 1e\+308 is too large: its norm"):
+        cell.replace(weight_ih=huge)
+    with pytest.raises(RNNError, match=r"weight_hh_l0: a value of 1e\+200 is too large"):
+        from_state_dict(kind, {**cell.state_dict(), "weight_hh_l0": torch.full_like(cell.state_dict()["weight_hh_l0"], 1e200)})
+
+
+def test_a_relu_state_that_grows_without_bound_is_refused_at_the_step_it_overflows():
+    cell = random_cell("rnn_relu", 2, 3, seed=0)
+    U = np.full((3, 3), 1e100)
+    x = np.ones((10, 2))
+    with pytest.raises(RNNError, match=r"U·hₜ₋₁ overflows at step [2-5]:"):
+        cell.replace(weight_hh=U, weight_ih=np.ones((3, 2)), bias_ih=np.zeros(3), bias_hh=np.zeros(3)).trace(x)

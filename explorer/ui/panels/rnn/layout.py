@@ -50,6 +50,12 @@ class RNNLayout:
         root.setSpacing(4)
         root.addLayout(self._model_row())
         root.addLayout(self._input_row())
+        self.real_note = QLabel(" ")  # a real model's: which model, which image or clip, what x_t is
+        self.real_note.setProperty("role", "note")
+        self.real_note.setWordWrap(True)
+        self.real_note.setTextFormat(Qt.TextFormat.RichText)
+        self.real_note.hide()
+        root.addWidget(self.real_note)
         root.addLayout(self._transport())
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
@@ -76,7 +82,7 @@ class RNNLayout:
         row.addWidget(QLabel("Hidden"))
         self.hidden_spin = QSpinBox()
         self.hidden_spin.setRange(1, 256)
-        self.hidden_spin.setToolTip("Hidden size H: how many numbers the state h_t holds")
+        self.hidden_spin.setToolTip("Hidden size H: how many numbers the state hₜ holds")
         row.addWidget(self.hidden_spin)
         row.addWidget(QLabel("Seed"))
         self.seed_spin = QSpinBox()
@@ -89,6 +95,10 @@ class RNNLayout:
         self.load_button.setToolTip("A torch.nn.RNN / LSTM / GRU state dict (torch.save or safetensors); read safely, no code runs")
         row.addWidget(self.load_button)
         row.addStretch(1)
+        self.back_link_button = QPushButton(" ")
+        self.back_link_button.setToolTip("Back to the panel this model came from, at the word or frame shown here")
+        self.back_link_button.hide()
+        row.addWidget(self.back_link_button)
         return row
 
     def _input_row(self) -> QHBoxLayout:
@@ -165,7 +175,7 @@ class RNNLayout:
         right = QWidget()
         right_box = QVBoxLayout(right)
         right_box.setContentsMargins(4, 0, 0, 0)
-        self.hidden_map = Heatmap("Hidden state h_t: units × steps", kind="diverging", annotate=False, colorbar=True)
+        self.hidden_map = Heatmap("Hidden state hₜ: units × steps", kind="diverging", annotate=False, colorbar=True)
         self.hidden_map.setMinimumHeight(150)
         self.trajectory = UnitTrajectory()
         self.norms = StateVersusWeights()
