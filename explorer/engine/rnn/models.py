@@ -70,7 +70,7 @@ class TrainedModel:
 
     @property
     def task_title(self) -> str:
-        return {"memory": "generated memory-task sequences", "shape": "generated shapes read row by row"}.get(
+        return {"memory": "generated memory-task sequences", "shape": "generated shapes"}.get(
             self.task_input or "", "its own training data")
 
 

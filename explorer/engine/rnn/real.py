@@ -13,6 +13,7 @@ back to. Plain data, no Qt.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -74,7 +75,7 @@ class RealRecurrence:
             raise ValueError(f"step {self.step} is outside the {T} steps")
         parts = self.parts or (InputPart("input", 0, I),)
         edges = [part.start for part in parts] + [parts[-1].stop]
-        if edges[0] != 0 or edges[-1] != I or any(p.stop != q.start for p, q in zip(parts, parts[1:])) or any(p.size < 1 for p in parts):
+        if edges[0] != 0 or edges[-1] != I or any(p.stop != q.start for p, q in pairwise(parts)) or any(p.size < 1 for p in parts):
             raise ValueError(f"the input parts must cover columns 0…{I} in order, got {[(p.name, p.start, p.stop) for p in parts]}")
         object.__setattr__(self, "parts", tuple(parts))
         H = self.cell.hidden_size

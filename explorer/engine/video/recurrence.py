@@ -56,7 +56,7 @@ def clip_recurrence(
     return RealRecurrence(
         cell=cell, x=x, step_labels=tuple(f"frame {t + 1}" for t in range(T)), h0=None, c0=None,
         parts=(InputPart("frame features", 0, x.shape[1], "the per-frame CNN's output for this frame"),),
-        hidden=hidden, model=f"{title} video model ({name})", input_name=clip_name, source="Video",
+        hidden=hidden, model=f"{title} ({name})", input_name=clip_name, source="Video",
         start_note="h₀ = 0: the model starts empty before frame 1.", step_name="frame",
         step=min(max(step, 0), T - 1), back=back,
     )

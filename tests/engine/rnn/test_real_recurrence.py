@@ -12,8 +12,8 @@ from torch import nn
 
 from explorer.engine import captioning
 from explorer.engine.captioning.captioner import Captioner, CaptionModelError
-from explorer.engine.captioning.networks import START, ModelConfig, build
 from explorer.engine.captioning.loading import SceneCaptioner
+from explorer.engine.captioning.networks import START, ModelConfig, build
 from explorer.engine.captioning.recurrence import decoder_recurrence
 from explorer.engine.captioning.show_attend_tell import from_converted, resnet_from_state
 from explorer.engine.infra import scenes
@@ -91,7 +91,7 @@ def test_x_t_is_the_previous_words_embedding_and_what_the_last_glimpse_fed_back(
             state = model.start(captioner.pixels(image))
             features = state["features"][0].double()  # (N, D)
         np.testing.assert_allclose(rec.x[:, :E], embedding, atol=1e-7)
-        assert [p.name for p in rec.parts][0] == "word embedding" and rec.parts[0].stop == E
+        assert rec.parts[0].name == "word embedding" and rec.parts[0].stop == E
         assert np.all(rec.x[0, E:] == 0), "the first word has no earlier glimpse"
         # the fed-back part at word t+1 comes from word t's glimpse, as the Captioning panel shows it
         for t in range(1, rec.length):
@@ -101,7 +101,7 @@ def test_x_t_is_the_previous_words_embedding_and_what_the_last_glimpse_fed_back(
                 expected = trace.betas[t - 1] * (alpha @ features)  # β · Σ α·a
             else:
                 assert rec.parts[1].name == "where it looked (x, y)" and rec.parts[1].size == 2
-                g = int(round(alpha.numel() ** 0.5))
+                g = round(alpha.numel() ** 0.5)
                 ramp = torch.linspace(-1, 1, g, dtype=torch.float64)
                 gy, gx = torch.meshgrid(ramp, ramp, indexing="ij")
                 expected = alpha @ torch.stack([gx.flatten(), gy.flatten()], dim=1)

@@ -100,8 +100,7 @@ class Readout:
         own = model.task_input is not None and sequence.source == model.task_input
         target = sequence.target if own and sequence.target is not None and 0 <= sequence.target < len(classes) else None
         off_task = "" if own else (
-            f"meaningless here: this model knows only {model.task_title}"
-            + (", never photos" if sequence.picture is not None else "") + ", so it has no answer for this input")
+            f"meaningless here: it knows only {model.task_title}" + (", never photos" if sequence.picture is not None else ""))
         return cls(probabilities, classes, target, off_task)
 
     @property

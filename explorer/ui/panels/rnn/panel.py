@@ -259,9 +259,7 @@ class RNNPanel(RNNLayout, ExportMixin, Panel):
         if self.text_edit.text() != state.text:
             self.text_edit.setText(state.text)
         real = state.source == REAL  # a real model reads what it read
-        self.input_combo.setEnabled(not real)
-        self.input_combo.setToolTip("A real model's input is what it read: its own word embeddings and glimpses, "
-                                    "or its frame features" if real else "What the cell reads, one row per step")
+        self.input_combo.setVisible(not real)  # a real model's input is what it read (said beside it)
         self.steps_label.setVisible(state.uses_steps and not real)
         self.steps_spin.setVisible(state.uses_steps and not real)
         self.steps_label.setText("Distractors" if state.input_kind == "memory" else "Steps")

@@ -35,14 +35,14 @@ def kind_of(recurrence: RealRecurrence) -> str:
 
 
 def title(recurrence: RealRecurrence) -> str:
-    """The model box's entry: 'Captioning: Attention decoder … (decoder LSTM)'."""
-    return f"{recurrence.source}: {recurrence.model} ({kind_of(recurrence)})"
+    """The model box's entry: 'Captioning: Attention decoder … · decoder LSTM'."""
+    return f"{recurrence.source}: {recurrence.model} · {kind_of(recurrence)}"
 
 
 def sequence_of(recurrence: RealRecurrence) -> InputSequence:
     """x_t as the model received it, its columns grouped and labelled by the named input parts."""
     labels = [f"{short_name(part.name)} {j + 1}" for part in recurrence.parts for j in range(part.size)]
-    where = f" of {recurrence.input_name}" if recurrence.input_name else ""
+    where = f" on {recurrence.input_name}" if recurrence.input_name else ""
     return InputSequence(
         recurrence.x, REAL,
         f"{recurrence.model}{where}: {recurrence.length} {recurrence.step_name}s, {recurrence.inputs_text()}",
@@ -53,7 +53,7 @@ def sequence_of(recurrence: RealRecurrence) -> InputSequence:
 
 def describe(recurrence: RealRecurrence, error: float | None, edited: bool) -> str:
     """Rich text: which model, on which image/clip, what x_t is made of, where h0 comes from, and the parity."""
-    what = "stepped through the caption it produced" if recurrence.source == "Captioning" else "over the clip's frames"
+    what = "stepped through the caption it produced" if recurrence.source == "Captioning" else "reading the clip frame by frame"
     on = f" on <b>{html.escape(recurrence.input_name)}</b>" if recurrence.input_name else ""
     parts = "; ".join(f"<i>{html.escape(p.name)}</i> ({p.size}): {html.escape(p.note)}" if p.note else
                       f"<i>{html.escape(p.name)}</i> ({p.size})" for p in recurrence.parts)

@@ -91,9 +91,9 @@ class SequenceView(QWidget):
             values[start:stop] /= max(float(np.abs(values[start:stop]).max()), 1e-12)
         self.image.setLookupTable(theme.diverging_cmap().getLookupTable(nPts=256))
         self.image.setImage(values, levels=(-1.0, 1.0), autoLevels=False)
-        self.image.setRect(QRectF(0, 0, values.shape[1], values.shape[0]))
+        self.image.setRect(QRectF(0.5, 0, values.shape[1], values.shape[0]))  # step t+1 centred on tick t+1
         self.plot.setAspectLocked(False)
-        self.plot.setRange(xRange=(0, values.shape[1]), yRange=(0, features), padding=0)
+        self.plot.setRange(xRange=(0.5, values.shape[1] + 0.5), yRange=(0, features), padding=0)
         self.plot.showAxis("left")
         self.plot.showAxis("bottom")
         self.plot.setLabel("bottom", "t")
@@ -122,7 +122,7 @@ class SequenceView(QWidget):
             r0, c0, rows, cols = self.sequence.regions[t]
             self.marker.setRect(QRectF(c0, r0, cols, rows))
         else:
-            self.marker.setRect(QRectF(t, 0, 1, self.sequence.input_size))
+            self.marker.setRect(QRectF(t + 0.5, 0, 1, self.sequence.input_size))
 
     def apply_theme(self) -> None:
         theme.style_plot(self.plot)
@@ -252,7 +252,7 @@ class PredictionView(QWidget):
         layout.addWidget(self.heatmap, 1)
         self.answer = QLabel(" ")
         self.answer.setWordWrap(True)
-        self.answer.setFixedHeight(self.answer.fontMetrics().lineSpacing() * 2 + 4)  # no relayout per step
+        self.answer.setFixedHeight(self.answer.fontMetrics().lineSpacing() * 3 + 4)  # no relayout per step
         layout.addWidget(self.answer)
         self.readout: Readout | None = None
         self.probs = np.zeros((0, 0))  # (T, K): what the heatmap shows

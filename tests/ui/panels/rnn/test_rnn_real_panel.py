@@ -61,7 +61,7 @@ def test_captioning_decoder_opens_in_the_rnn_panel_at_its_word_and_goes_back(win
         np.testing.assert_allclose(rnn.rule_view.value("h"), own[t], atol=1e-5, err_msg=f"word {t + 1}")
     assert rnn.real_note.isVisible() and "attention context" in rnn.real_note.text()
     assert capt.state.main.title in rnn.real_note.text()
-    assert not rnn.input_combo.isEnabled() and not rnn.kind_combo.isEnabled()
+    assert not rnn.input_combo.isVisible() and not rnn.kind_combo.isEnabled()
     assert rnn.model_combo.currentData() == REAL and "Captioning:" in rnn.model_combo.currentText()
     rnn.slider.setValue(3)  # stepping here is carried back
     assert rnn.back_link_button.isVisible() and rnn.back_link_button.text().startswith("◀ Back to Captioning · word 4 '")

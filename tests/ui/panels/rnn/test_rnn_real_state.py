@@ -17,7 +17,6 @@ from explorer.ui.panels.rnn.state import CUSTOM, RNNState
 from explorer.ui.panels.state import BackLink, run_now
 
 
-
 class Deferred:
     """A runner that keeps each job until the test runs it, as a worker that has not finished yet."""
 
@@ -115,7 +114,7 @@ def test_the_panel_says_which_model_which_image_and_what_x_t_is(captioner):
     state.set_hover(1, 5)
     assert state.hover_text.startswith("xₜ · attention context (64) at t = ") and "feature 6" in state.hover_text
     title, _ = dict(state.choices)[REAL], None
-    assert title.startswith("Captioning: ") and "(decoder LSTM)" in title
+    assert title.startswith("Captioning: ") and title.endswith(" · decoder LSTM")
 
 
 def test_the_real_input_stays_while_shown_and_comes_back_after_another_model(captioner):

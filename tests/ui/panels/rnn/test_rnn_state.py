@@ -181,7 +181,7 @@ def test_a_bundled_model_on_a_photo_says_its_answer_is_meaningless(state, model)
         assert "meaningless" in readout.title
         for t in (0, state.last_step):
             answer = readout.answer(t)
-            assert "meaningless here: this model knows only generated" in answer and "<b>" not in answer, answer
+            assert "meaningless here: it knows only generated" in answer and "<b>" not in answer, answer
         if input_kind.startswith("image"):
             assert "never photos" in readout.answer(0)
 
