@@ -227,6 +227,7 @@ class RNNPanel(RNNLayout, ExportMixin, Panel):
         for index, (_key, title) in enumerate(state.choices):
             combo.setItemText(index, title)
         combo.setCurrentIndex(combo.findData(state.loading or state.source))
+        combo.setToolTip(combo.currentText())  # the whole title, where the box elides it
         combo.blockSignals(False)
 
     def _show_cell_settings(self) -> None:
@@ -245,6 +246,8 @@ class RNNPanel(RNNLayout, ExportMixin, Panel):
         self.kind_combo.setEnabled(custom or state.source == FILE)
         for widget in (self.hidden_spin, self.seed_spin, self.bias_check):
             widget.setEnabled(custom)
+        for widget in (self.seed_label, self.seed_spin, self.bias_check):  # no seed for a real model: room for 'Back to …'
+            widget.setVisible(state.source != REAL)
 
     def _show_input_settings(self) -> None:
         state = self.state

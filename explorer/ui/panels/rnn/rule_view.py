@@ -39,6 +39,7 @@ class UpdateRuleView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         self.title = bold_label("The update rule at step t")
+        self.title.setWordWrap(True)  # 'I = 576 (64 + 512)' must not widen the panel
         layout.addWidget(self.title)
         self.formula = QLabel("")
         self.formula.setWordWrap(True)

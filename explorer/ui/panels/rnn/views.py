@@ -16,12 +16,12 @@ from PyQt6.QtWidgets import QGraphicsRectItem, QLabel, QVBoxLayout, QWidget
 
 from explorer.ui import theme
 from explorer.ui.panels.rnn.derived import Readout
-from explorer.ui.panels.rnn.real import short_name
+from explorer.ui.panels.rnn.real import SHORT, short_name
 from explorer.ui.widgets.heatmap import Heatmap
 
 def tick_name(name: str) -> str:
-    """A part's name on an axis: whole when short, else its short form ('attention context' → 'ctx')."""
-    return name if len(name) <= 14 else short_name(name)
+    """A part's name on an axis, short so the map keeps its width: 'attention context' → 'ctx'."""
+    return short_name(name) if name in SHORT or len(name) > 14 else name
 
 
 def plot_widget(min_height: int = 80) -> pg.PlotWidget:
@@ -48,6 +48,7 @@ class SequenceView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         self.title = bold_label("Input sequence")
+        self.title.setWordWrap(True)  # its width never sets the panel's
         layout.addWidget(self.title)
         self.plot = plot_widget(120)
         self.plot.invertY(True)
@@ -107,7 +108,7 @@ class SequenceView(QWidget):
                 line = pg.InfiniteLine(pos=start, angle=0, movable=False, pen=pg.mkPen(theme.colors().plot_fg, width=1.5))
                 self.plot.addItem(line)
                 self.dividers.append(line)
-            self.title.setText("Input xₜ over time, by part (each on its own scale; current step outlined)")
+            self.title.setText("Input xₜ by part, each on its own scale (step outlined)")
         else:
             self.plot.setLabel("left", "input feature")
             every = max(1, features // 8)

@@ -118,11 +118,6 @@ class VideoPanel(Panel):
         self.cap_spin.setValue(state.max_frames)
         self.cap_spin.setToolTip("Frame cap: a longer file is sampled evenly down to this many frames (models were trained on 16)")
         bar.addWidget(self.cap_spin)
-        bar.addSpacing(6)
-        self.rnn_button = QPushButton("Open GRU in RNN panel")
-        self.rnn_button.setToolTip("Step the model's recurrence over this clip's frame features in the RNN panel, at this frame")
-        self.rnn_button.setEnabled(False)
-        bar.addWidget(self.rnn_button)
         bar.addStretch(1)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
@@ -158,6 +153,10 @@ class VideoPanel(Panel):
         self.frame_label = QLabel(self.state.frame_text())
         self.frame_label.setMinimumWidth(90)
         scrub.addWidget(self.frame_label)
+        self.rnn_button = QPushButton("GRU in RNN panel")  # beside the frame it opens at
+        self.rnn_button.setToolTip("Open GRU in RNN panel: step the model's recurrence over this clip's frame features there, at this frame")
+        self.rnn_button.setEnabled(False)
+        scrub.addWidget(self.rnn_button)
         layout.addLayout(scrub)
         self.strip = FrameStrip()
         layout.addWidget(self.strip)
@@ -335,9 +334,9 @@ class VideoPanel(Panel):
         self.slider.blockSignals(False)
         recurrent = self.state.is_recurrent
         self.rnn_button.setEnabled(recurrent)
-        self.rnn_button.setText(f"Open {trace.arch.upper() if recurrent else 'GRU'} in RNN panel")
-        self.rnn_button.setToolTip("Step the model's recurrence over this clip's frame features in the RNN panel, at this frame"
-                                   if recurrent else "The transformer has no recurrence to step: choose CNN + GRU")
+        self.rnn_button.setText(f"{trace.arch.upper() if recurrent else 'GRU'} in RNN panel")
+        self.rnn_button.setToolTip(f"Open {trace.arch.upper()} in RNN panel: step the model's recurrence over this clip's frame "
+                                   "features there, at this frame" if recurrent else "The transformer has no recurrence to step: choose CNN + GRU")
         self._show_frame()
 
     def _show_frame(self) -> None:

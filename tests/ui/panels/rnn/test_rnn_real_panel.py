@@ -63,6 +63,7 @@ def test_captioning_decoder_opens_in_the_rnn_panel_at_its_word_and_goes_back(win
     assert capt.state.main.title in rnn.real_note.text()
     assert not rnn.input_combo.isVisible() and not rnn.kind_combo.isEnabled()
     assert rnn.model_combo.currentData() == REAL and "Captioning:" in rnn.model_combo.currentText()
+    assert window.minimumSizeHint().width() <= 1280  # the long titles and 'Back to …' fit a projector's 1280 px
     rnn.slider.setValue(3)  # stepping here is carried back
     assert rnn.back_link_button.isVisible() and rnn.back_link_button.text().startswith("◀ Back to Captioning · word 4 '")
     rnn.back_link_button.click()
@@ -129,8 +130,8 @@ def test_hundreds_of_inputs_are_shown_by_named_part(panel, qtbot):
     assert keys[:2] == ["x:0", "x:64"] and panel.rule_view.value("x").shape == (576,)
     assert "I = 576 (64 + 512)" in panel.rule_view.title.text()
     ticks = [text for _pos, text in panel.sequence_view.plot.getAxis("left")._tickLevels[0]]
-    assert ticks == ["word embedding (64)", "ctx (512)"] and len(panel.sequence_view.dividers) == 1
-    assert "attention context (512)" in panel.sequence_view.note.text()  # the short name, spelt out
+    assert ticks == ["emb (64)", "ctx (512)"] and len(panel.sequence_view.dividers) == 1
+    assert "[word embedding (64) | attention context (512)]" in panel.sequence_view.note.text()  # spelt out
     np.testing.assert_array_equal(panel.rule_view.value("x:64"), rec.x[3, 64:])
     panel.tabs.setCurrentWidget(panel.weights_page)
     assert panel.weights_page.w_map.isVisible() and panel.weights_page.w_map.col_labels[64] == "ctx 1"
