@@ -1,4 +1,4 @@
-"""RNN speed: a full trace (T = 1000, H = 256) and a time-slider redraw in the real panel.
+"""RNN speed: a full trace (T = 1000, H = 256), a time-slider redraw in the real panel, real decoders.
 
 1. ``trace``: ``cell.trace(x)`` for each cell type at T = 1000, H = 256,
    input 64 (float64, every term kept). Target: < 100 ms.
@@ -6,7 +6,13 @@
    each sample moves the time slider to a random step (``QSlider.setValue``,
    what a drag does) and runs the event loop until the repaint is done.
    Target: p95 ≤ 16 ms. Measured for the default view (the trained LSTM on the
-   memory task) and for a large custom cell (LSTM, H = 256, T = 1000).
+   memory task), for a large custom cell (LSTM, H = 256, T = 1000), and for
+   real captioner decoders handed over as in the app: the bundled attention
+   decoder taught from boxes (I = 32 + 64 = 96, H = 128) and an attention
+   decoder of the same design with I = 64 + 512 = 576, H = 256 (random weights).
+3. ``hand-over``: :func:`decoder_recurrence` (replaying the caption through a
+   float64 twin of the decoder) beside the captioner's own ``caption`` call
+   that made the caption, on the same image.
 
 Wall-clock and CPU time of this process are both reported: on a shared
 machine (load above the core count) wall time mostly measures waiting for a core.
@@ -54,7 +60,45 @@ def bench_trace(repeats: int) -> None:
         print(f"  {kind:9s} wall {stats([w for w, _ in runs])}   |  cpu {stats([c for _, c in runs])}")
 
 
-def bench_slider(moves: int, width: int, height: int) -> None:
+def real_decoders():
+    """(label, captioner, image): the decoders whose recurrence the slider benchmark steps through."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from explorer.engine import captioning
+    from explorer.engine.captioning.loading import SceneCaptioner
+    from explorer.engine.captioning.networks import ModelConfig, build
+    from explorer.engine.infra import scenes
+
+    boxes = captioning.load("attention_boxes")
+    torch.manual_seed(0)
+    wide = build(ModelConfig(vocab_size=len(boxes.vocab), channels=512, embed=64, hidden=256, feed="context")).eval()
+    photo = Image.fromarray(np.random.default_rng(0).integers(0, 256, (224, 224, 3), dtype=np.uint8))
+    scene = scenes.generate(scenes.split_seed("val", 900123), size=256).image
+    return [("bundled attention decoder (boxes), I = 96, H = 128", boxes, scene),
+            ("attention decoder, I = 576, H = 256 (random weights)", SceneCaptioner(wide, boxes.vocab, {}, "wide"), photo)]
+
+
+def bench_handover(repeats: int) -> list:
+    """Time the hand-over beside the caption it replays; return the recurrences for the slider benchmark."""
+    from explorer.engine.captioning.recurrence import decoder_recurrence
+
+    print("hand-over: decoder_recurrence (float64 replay) beside captioner.caption (beam 1), same image:")
+    out = []
+    for label, captioner, image in real_decoders():
+        trace = captioner.caption(image)
+        own = [timed(lambda: captioner.caption(image)) for _ in range(repeats)]
+        ours = [timed(lambda: decoder_recurrence(captioner, image, trace)) for _ in range(repeats)]
+        rec = decoder_recurrence(captioner, image, trace)
+        print(f"  {label}, {rec.length} steps, max |Δh| vs the model {rec.max_error(rec.trace()):.1e}")
+        print(f"    caption  wall {stats([w for w, _ in own])}")
+        print(f"    hand-over wall {stats([w for w, _ in ours])}")
+        out.append((label, rec))
+    return out
+
+
+def bench_slider(moves: int, width: int, height: int, real: list) -> None:
     import numpy as np
     from PyQt6.QtCore import QSettings
     from PyQt6.QtWidgets import QApplication
@@ -114,6 +158,10 @@ def bench_slider(moves: int, width: int, height: int) -> None:
         app.processEvents()  # the large trace runs in a worker
         time.sleep(0.01)
     measure(f"large: {panel.state.cell.title}, H = {panel.state.cell.hidden_size}, T = {panel.state.trace.length} (sine)")
+    for label, rec in real:
+        panel.receive(rec)
+        app.processEvents()
+        measure(f"real: {label}, T = {panel.state.trace.length}")
     panel.close()
 
 
@@ -130,7 +178,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(f"torch threads {args.threads}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     bench_trace(args.repeats)
-    bench_slider(args.moves, args.width, args.height)
+    real = bench_handover(args.repeats)
+    bench_slider(args.moves, args.width, args.height, real)
 
 
 if __name__ == "__main__":

@@ -197,7 +197,7 @@ class AttentionCaptioner(nn.Module):
         peak cell with no gradient ("peak"), which leaves no room to smuggle what was seen
         through the fine detail of where the weight went."""
         g = int(round(alpha.shape[1] ** 0.5))
-        ramp = torch.linspace(-1, 1, g, device=alpha.device)
+        ramp = torch.linspace(-1, 1, g, device=alpha.device, dtype=alpha.dtype)
         gy, gx = torch.meshgrid(ramp, ramp, indexing="ij")
         coords = torch.stack([gx.flatten(), gy.flatten()], dim=1)  # (N, 2)
         if self.config.feed == "peak":

@@ -116,21 +116,25 @@ class RecurrentCell:
         x = self._inputs(x)  # (T, I)
         h, c = self.initial_state(h0, c0)
         T, H = x.shape[0], self.hidden_size
-        wx = x @ self.weight_ih.T  # (T, G·H): all input terms in one product
         hidden = np.empty((T, H))
         cells = np.empty((T, H)) if self.kind == "lstm" else None
         h0_arr, c0_arr = h, c
         U, b_ih, b_hh, kind = self.weight_hh, self.bias_ih, self.bias_hh, self.kind
-        uh, pre, gates = run_states(kind, wx, U, b_ih, b_hh, h, c, hidden, cells)  # the sequential part
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below, by term and step
+            wx = x @ self.weight_ih.T  # (T, G·H): all input terms in one product
+            uh, pre, gates = run_states(kind, wx, U, b_ih, b_hh, h, c, hidden, cells)  # the sequential part
+        check_finite({"W·xₜ": wx, "U·hₜ₋₁": uh, "the pre-activation": pre, "cₜ": cells, "hₜ": hidden})
         return RNNTrace(kind, x, h0_arr, hidden, wx, uh, b_ih.copy(), b_hh.copy(), pre, gates, cells, c0_arr)
 
     def step(self, x_t, state=None, *, t: int = 0) -> StepTrace:
         """One step from ``state`` (h, or (h, c) for an LSTM; zeros if None). ``.state`` goes next."""
         x = self._inputs(np.asarray(x_t, dtype=np.float64).reshape(1, -1))[0]  # (I,)
         h_prev, c_prev = self.initial_state(state)
-        wx = self.weight_ih @ x  # (G·H,)
-        uh = self.weight_hh @ h_prev  # (G·H,)
-        pre, gate_values, h, c = cell_update(self.kind, wx, uh, self.bias_ih, self.bias_hh, h_prev, c_prev, NumpyOps)
+        with np.errstate(over="ignore", invalid="ignore"):
+            wx = self.weight_ih @ x  # (G·H,)
+            uh = self.weight_hh @ h_prev  # (G·H,)
+            pre, gate_values, h, c = cell_update(self.kind, wx, uh, self.bias_ih, self.bias_hh, h_prev, c_prev, NumpyOps)
+        check_finite({"W·xₜ": wx[None], "U·hₜ₋₁": uh[None], "the pre-activation": pre[None], "hₜ": h[None]}, first_step=t)
         return StepTrace(
             self.kind, t, x, h_prev, wx, uh, self.bias_ih.copy(), self.bias_hh.copy(), pre,
             dict(zip(self.gate_names, gate_values)), h, c_prev, c,
@@ -158,9 +162,47 @@ class RecurrentCell:
                 raise RNNError(f"{name} must keep its shape {values[name].shape}, got {array.shape}.")
             if not np.isfinite(array).all():
                 raise RNNError(f"{name}: NaN or infinite values are not allowed.")
+            check_norm(name, array)
             values[name] = array.copy()
         has_bias = self.has_bias or "bias_ih" in arrays or "bias_hh" in arrays
         return RecurrentCell(self.kind, values["weight_ih"], values["weight_hh"], values["bias_ih"], values["bias_hh"], has_bias)
+
+
+#: Above this, w² leaves the floats (1.8e308): the norms ‖W‖, ‖U‖, ‖b‖ the panel shows would be infinite.
+MAX_WEIGHT = 1e154
+
+
+def check_norm(name: str, array: np.ndarray) -> None:
+    """Refuse weights so large that their norm (√Σw²) overflows; the message gives the largest and the limit."""
+    largest = float(np.abs(array).max()) if array.size else 0.0
+    with np.errstate(over="ignore"):
+        norm = float(np.sqrt(np.sum(np.square(array))))
+    if largest > MAX_WEIGHT or not np.isfinite(norm):
+        raise RNNError(
+            f"{name}: a value of {largest:.3g} is too large: its norm √Σw² overflows (beyond ±1.8e308, the largest "
+            f"float). Keep weights below about {MAX_WEIGHT:.0e}. Nothing was changed."
+        )
+
+
+def check_finite(terms: Mapping[str, np.ndarray | None], *, first_step: int = 0) -> None:
+    """Refuse a run whose products overflowed: name the first term and step that left the floats.
+
+    Finite weights can still overflow (1e308 · x), and an infinite or NaN term
+    would reach every view as garbage; the message says what to change.
+    """
+    first = {}  # term → the first step where it is not finite
+    for name, values in terms.items():
+        if values is not None:
+            rows = np.flatnonzero(~np.isfinite(values).all(axis=-1))
+            if rows.size:
+                first[name] = int(rows[0])
+    if first:  # the earliest step names the cause; at a tie, the earlier term of the rule
+        name = min(first, key=first.get)
+        t = first[name] + first_step
+        raise RNNError(
+            f"{name} overflows at step {t + 1}: its values pass ±1.8e308, the largest number a float holds. "
+            "The weights (or inputs) are too large for this sequence; use smaller values. Nothing was changed."
+        )
 
 
 # -- constructors ---------------------------------------------------------------------------------
@@ -252,6 +294,7 @@ def from_state_dict(kind: str, state_dict: Mapping[str, Any]) -> RecurrentCell:
             raise StateDictError(f"{prefix}{name}: not a numeric tensor ({exc}).") from exc
         if not np.isfinite(array).all():
             raise StateDictError(f"{prefix}{name}: holds NaN or infinite values.")
+        check_norm(prefix + name, array)
         arrays[name] = array
     W, U = arrays["weight_ih_l0"], arrays["weight_hh_l0"]
     G = n_blocks(kind)

@@ -55,6 +55,24 @@ class TrainedModel:
     def task(self) -> str:
         return str(self.config.get("task", ""))
 
+    @property
+    def task_input(self) -> str | None:
+        """The only input this model knows (an :class:`InputSequence` ``source``: "memory", "shape"), or None.
+
+        Its answers mean something only there: on any other input, a photo
+        above all, they are confident numbers about nothing.
+        """
+        if self.task.startswith("rnn_memory"):
+            return "memory"
+        if self.task.startswith("rnn_shapes"):
+            return "shape"
+        return None
+
+    @property
+    def task_title(self) -> str:
+        return {"memory": "generated memory-task sequences", "shape": "generated shapes"}.get(
+            self.task_input or "", "its own training data")
+
 
 def bundled_path(name: str) -> Path:
     from explorer.assets import resource_path
@@ -114,7 +132,7 @@ def load_cell_file(path: str | Path, kind: str | None = None) -> tuple[Recurrent
     """
     from explorer.engine.infra.checkpoints import load_state_dict
 
-    path = Path(path)
+    path = weights_file(Path(path))
     tensors = load_state_dict(path)
     guessed = guess_kind(tensors)
     chosen = kind or guessed
@@ -132,15 +150,35 @@ def load_cell_file(path: str | Path, kind: str | None = None) -> tuple[Recurrent
     return cell, note
 
 
+WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".ckpt")
+
+
+def weights_file(path: Path) -> Path:
+    """``path`` itself, or for a folder the one weight file inside it (say what is there otherwise)."""
+    if not path.is_dir():
+        return path
+    found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in WEIGHT_SUFFIXES)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise StateDictError(
+            f"{path.name} is a folder with no weight file in it ({', '.join(WEIGHT_SUFFIXES)}): "
+            "choose the state dict file itself (torch.save(module.state_dict()) or safetensors)."
+        )
+    names = ", ".join(p.name for p in found[:6]) + (" …" if len(found) > 6 else "")
+    raise StateDictError(f"{path.name} is a folder with {len(found)} weight files ({names}): choose one of them.")
+
+
 def memory_sensitivities(
     models: dict[str, TrainedModel],
     distractors: int,
     seed: int,
-    current: tuple[RecurrentCell, np.ndarray] | None = None,
+    current: tuple[RecurrentCell, np.ndarray] | tuple[RecurrentCell, np.ndarray, Any] | None = None,
     *,
     reporter: Reporter | None = None,
 ) -> dict[str, np.ndarray]:
-    """‖∂h_T/∂x_t‖ (T,) for each model on ONE memory-task sequence, and for ``current`` = (cell, x) on its own input.
+    """‖∂h_T/∂x_t‖ (T,) for each model on ONE memory-task sequence, and for ``current`` = (cell, x[, h0]) on its own input
+    (``h0`` as :meth:`RecurrentCell.initial_state` takes it: a real model's start state).
 
     Keys are the model names, plus ``"current"``. Progress is reported per
     model and per chunk of hidden units; a cancel stops at the next report.
@@ -148,13 +186,13 @@ def memory_sensitivities(
     from explorer.engine.rnn.sequences import memory_sequence
 
     sequence = memory_sequence(distractors, seed)
-    jobs = [(key, model.cell, sequence.values) for key, model in models.items()]
+    jobs = [(key, model.cell, sequence.values, None) for key, model in models.items()]
     if current is not None:
-        jobs.append(("current", current[0], current[1]))
+        jobs.append(("current", current[0], current[1], current[2] if len(current) > 2 else None))
     out = {}
-    for index, (key, cell, values) in enumerate(jobs):
+    for index, (key, cell, values, h0) in enumerate(jobs):
         part = None
         if reporter is not None:
             part = Reporter(lambda fraction, text, index=index, key=key: reporter.report((index + fraction) / len(jobs), f"{key}: {text}"))
-        out[key] = sensitivity(cell, values, reporter=part)
+        out[key] = sensitivity(cell, values, h0, reporter=part)
     return out

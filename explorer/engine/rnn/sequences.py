@@ -56,6 +56,9 @@ class InputSequence:
     regions: list[tuple[int, int, int, int]] = field(default_factory=list)
     #: Target class of a generated example (memory symbol, shape class), else None.
     target: int | None = None
+    #: Named blocks of columns, (name, start, stop) in order, covering x_t: how its columns are grouped
+    #: on screen (a real model's word embedding | attention context); empty: one block.
+    parts: list[tuple[str, int, int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.values = np.asarray(self.values, dtype=np.float64)
@@ -72,6 +75,11 @@ class InputSequence:
             self.step_labels = [str(t + 1) for t in range(steps)]
         if not self.feature_labels:
             self.feature_labels = [f"x{j + 1}" for j in range(features)]
+        edges = [start for _, start, _ in self.parts] + [self.parts[-1][2]] if self.parts else [0, features]
+        if edges[0] != 0 or edges[-1] != features or any(b <= a for a, b in zip(edges, edges[1:])) or any(
+            stop != start for (_, _, stop), (_, start, _) in zip(self.parts, self.parts[1:])
+        ):
+            raise SequenceError(f"the input parts must cover the {features} features in order, got {self.parts}")
 
     @property
     def length(self) -> int:
@@ -96,6 +104,8 @@ class InputSequence:
             values, self.source, f"{self.description} — features {how} to fit the model",
             list(self.step_labels), [f"x{j + 1}" for j in range(input_size)],
             self.picture, list(self.regions), self.target,
+            [(name, a, min(b, keep)) for name, a, b in self.parts if a < keep]
+            + ([("zero padding", have, input_size)] if have < input_size and self.parts else []),
         )
 
 
@@ -233,6 +243,7 @@ def memory_sequence(distractors: int = 30, seed: int = 0) -> InputSequence:
         x[0].double().numpy(), "memory",
         f"remember the first symbol: target {symbol + 1} of 8, then {distractors} noisy distractors (σ = {MEMORY_NOISE})",
         labels, features, target=symbol,
+        parts=[("target symbol", 0, MEMORY_TARGETS), ("distractor", MEMORY_TARGETS, MEMORY_INPUT)],
     )
 
 

@@ -15,11 +15,11 @@ GATES: dict[str, tuple[str, ...]] = {"rnn_tanh": (), "rnn_relu": (), "lstm": ("i
 #: What each gate does, for tooltips and legends.
 GATE_MEANINGS = {
     "i": "input gate: how much of the candidate g enters the cell",
-    "f": "forget gate: how much of the old cell state c_{t-1} is kept",
+    "f": "forget gate: how much of the old cell state cₜ₋₁ is kept",
     "g": "candidate values (tanh) written into the cell",
-    "o": "output gate: how much of tanh(c_t) is shown as h_t",
-    "r": "reset gate: how much of U·h_{t-1} enters the candidate n",
-    "z": "update gate: how much of h_{t-1} is kept (1 = keep all)",
+    "o": "output gate: how much of tanh(cₜ) is shown as hₜ",
+    "r": "reset gate: how much of U·hₜ₋₁ enters the candidate n",
+    "z": "update gate: how much of hₜ₋₁ is kept (1 = keep all)",
     "n": "candidate state (tanh)",
 }
 MAX_HIDDEN = 2048
@@ -179,9 +179,9 @@ def describe_update(kind: str) -> str:
     """The update rule of ``kind`` as one or two lines of text."""
     check_kind(kind)
     if kind == "rnn_tanh":
-        return "h_t = tanh(W·x_t + U·h_{t-1} + b)"
+        return "hₜ = tanh(W·xₜ + U·hₜ₋₁ + b)"
     if kind == "rnn_relu":
-        return "h_t = relu(W·x_t + U·h_{t-1} + b)"
+        return "hₜ = relu(W·xₜ + U·hₜ₋₁ + b)"
     if kind == "lstm":
-        return "i, f, o = σ(·), g = tanh(W·x_t + U·h_{t-1} + b);  c_t = f ⊙ c_{t-1} + i ⊙ g;  h_t = o ⊙ tanh(c_t)"
-    return "r, z = σ(W·x_t + U·h_{t-1} + b);  n = tanh(W_n·x_t + b_in + r ⊙ (U_n·h_{t-1} + b_hn));  h_t = (1 − z) ⊙ n + z ⊙ h_{t-1}"
+        return "i, f, o = σ(·), g = tanh(W·xₜ + U·hₜ₋₁ + b);  cₜ = f ⊙ cₜ₋₁ + i ⊙ g;  hₜ = o ⊙ tanh(cₜ)"
+    return "r, z = σ(W·xₜ + U·hₜ₋₁ + b);  n = tanh(Wₙ·xₜ + bᵢₙ + r ⊙ (Uₙ·hₜ₋₁ + bₕₙ));  hₜ = (1 − z) ⊙ n + z ⊙ hₜ₋₁"

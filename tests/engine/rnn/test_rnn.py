@@ -208,6 +208,21 @@ def test_load_cell_file_torch_save_and_safetensors(tmp_path):
         rnn_models.load_cell_file(broken)
 
 
+def test_load_cell_file_on_a_folder_reads_its_one_weight_file_or_says_what_is_there(tmp_path):
+    """Regression: a folder chosen with 'Load state dict' said 'no such file'."""
+    folder = tmp_path / "my_gru"
+    folder.mkdir()
+    with pytest.raises(rnn.StateDictError, match="my_gru is a folder with no weight file"):
+        rnn_models.load_cell_file(folder)
+    (folder / "notes.txt").write_text("trained on Tuesday")
+    save_model(folder / "gru.safetensors", torch.nn.GRU(4, 5).state_dict(), {})
+    cell, note = rnn_models.load_cell_file(folder)
+    assert cell.kind == "gru" and cell.input_size == 4 and note.startswith("gru.safetensors")
+    torch.save(torch.nn.GRU(4, 5).state_dict(), folder / "other.pt")
+    with pytest.raises(rnn.StateDictError, match=r"folder with 2 weight files \(gru.safetensors, other.pt\): choose one"):
+        rnn_models.load_cell_file(folder)
+
+
 def test_replace_keeps_shapes_and_refuses_nan():
     cell = rnn.random_cell("gru", 2, 3)
     edited = cell.replace(weight_hh=np.ones((9, 3)))

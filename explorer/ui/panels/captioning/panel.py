@@ -130,6 +130,10 @@ class CaptioningPanel(Panel):
         self.head_combo.hide()
         bar.addWidget(self.head_combo)
         bar.addStretch(1)
+        self.rnn_button = QPushButton("Decoder in RNN panel")
+        self.rnn_button.setToolTip("Open decoder in RNN panel: step its LSTM through this caption there, at the word shown here")
+        self.rnn_button.clicked.connect(self.open_in_rnn)
+        bar.addWidget(self.rnn_button)
         self.export_button = QPushButton("Export figure…")
         self.export_button.setToolTip("Save the word-by-word figure as a PNG")
         self.export_button.clicked.connect(self.export_dialog)
@@ -211,6 +215,32 @@ class CaptioningPanel(Panel):
 
     def on_model_trained(self, task: str, path: str) -> None:
         self.state.model_trained(task, path)
+
+    # -- the decoder in the RNN panel, and back ----------------------------------------------------
+    def open_in_rnn(self) -> None:
+        """Hand the decoder LSTM, replayed through this caption, to the RNN panel at the word in focus."""
+        from explorer.engine.captioning.recurrence import decoder_recurrence
+        from explorer.ui.panels.state import BackLink
+
+        state = self.state
+        if state.main is None or state.trace is None or state.image is None:
+            show_error("Open decoder in RNN panel", ValueError("there is no caption yet: wait for it, then try again."))
+            return
+        word = state.focus_word() or 0
+        name = state.scene_name if state.scene is not None else (self.context.image.name if self.context.image else "")
+        back = BackLink("captioning", {"word": word}, "Back to Captioning")
+        run_task(decoder_recurrence, state.main, state.image, state.trace, step=word, image_name=name, back=back,
+                 on_result=lambda recurrence: self.context.offer("rnn", recurrence),
+                 on_error=lambda exc: show_error("Open decoder in RNN panel", exc), description="replaying the decoder")
+
+    def receive(self, payload: object) -> None:
+        """Back from the RNN panel: select the word it was on."""
+        from explorer.ui.panels.state import BackLink
+
+        if not isinstance(payload, BackLink) or payload.panel != "captioning":
+            super().receive(payload)
+        if self.state.trace is not None and self.state.trace.words:
+            self.state.select_word(min(int(payload.selection.get("word", 0)), len(self.state.trace.words) - 1))
 
     # -- dialogs and export ----------------------------------------------------------------------
     def download_dialog(self) -> None:

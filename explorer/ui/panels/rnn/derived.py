@@ -20,32 +20,41 @@ SIGMOID_GATES = ("i", "f", "o", "r", "z")
 Term = tuple[str, str, np.ndarray, str]
 
 
-def strip_terms(trace) -> list[Term]:
+def input_terms(x: np.ndarray, parts) -> list[Term]:
+    """x_t as one strip, or one strip per named part (each as wide as the rule), so hundreds of
+    inputs stay legible: 'xₜ · word embedding (32)', 'xₜ · attention context (64)'."""
+    if len(parts) < 2:
+        return [("x", "xₜ  (input)", x, "diverging")]
+    return [(f"x:{start}", f"xₜ · {name} ({stop - start})", x[:, start:stop], "diverging") for name, start, stop in parts]
+
+
+def strip_terms(trace, parts=()) -> list[Term]:
     """The update rule's terms in reading order: (key, label, values over time (T, n), colour kind).
 
-    ``colour kind`` is "diverging" (signed) or "sequential" (a sigmoid gate, 0…1).
+    ``colour kind`` is "diverging" (signed) or "sequential" (a sigmoid gate, 0…1);
+    ``parts`` ((name, start, stop) of x_t's columns) split x_t into its named blocks.
     """
     T = trace.length
     kind = trace.kind
     b = np.broadcast_to(trace.bias_ih + trace.bias_hh, trace.pre.shape)  # (T, blocks·H)
-    terms = [("x", "x_t  (input)", trace.x, "diverging"), ("h_prev", "h_{t-1}", trace.h_prev, "diverging")]
+    terms = [*input_terms(trace.x, parts), ("h_prev", "hₜ₋₁", trace.h_prev, "diverging")]
     if kind == "lstm":
         c_prev = np.vstack([trace.c0[None, :], trace.cell[:-1]])  # (T, H)
-        terms.append(("c_prev", "c_{t-1}  (cell)", c_prev, "diverging"))
+        terms.append(("c_prev", "cₜ₋₁  (cell)", c_prev, "diverging"))
     blocks = "  [i | f | g | o]" if kind == "lstm" else "  [r | z | n]" if kind == "gru" else ""
     terms += [
-        ("wx", "W·x_t" + blocks, trace.wx, "diverging"),
-        ("uh", "U·h_{t-1}" + blocks, trace.uh, "diverging"),
-        ("b", "b  (b_ih + b_hh)", b, "diverging"),
+        ("wx", "W·xₜ" + blocks, trace.wx, "diverging"),
+        ("uh", "U·hₜ₋₁" + blocks, trace.uh, "diverging"),
+        ("b", "b  (bᵢₕ + bₕₕ)", b, "diverging"),
         ("pre", "pre-activation" + ("  (n: r ⊙ U·h)" if kind == "gru" else ""), trace.pre, "diverging"),
     ]
     for name in trace.gates:
         label = {"g": "g = tanh  (candidate)", "n": "n = tanh  (candidate)"}.get(name, f"{name} = σ  (gate)")
         terms.append((f"gate_{name}", label, trace.gates[name], "sequential" if name in SIGMOID_GATES else "diverging"))
     if kind == "lstm":
-        terms.append(("c", "c_t = f⊙c_{t-1} + i⊙g", trace.cell, "diverging"))
-    final = {"rnn_tanh": "h_t = tanh(pre)", "rnn_relu": "h_t = relu(pre)", "lstm": "h_t = o ⊙ tanh(c_t)",
-             "gru": "h_t = (1−z)⊙n + z⊙h_{t-1}"}[kind]
+        terms.append(("c", "cₜ = f⊙cₜ₋₁ + i⊙g", trace.cell, "diverging"))
+    final = {"rnn_tanh": "hₜ = tanh(pre)", "rnn_relu": "hₜ = relu(pre)", "lstm": "hₜ = o ⊙ tanh(cₜ)",
+             "gru": "hₜ = (1−z)⊙n + z⊙hₜ₋₁"}[kind]
     terms.append(("h", final, trace.hidden, "diverging"))
     assert all(values.shape[0] == T for _, _, values, _ in terms)
     return terms
@@ -57,12 +66,13 @@ def fits(terms: list[Term], row: int, col: int) -> bool:
 
 
 def term_value_text(terms: list[Term], t: int, row: int, col: int) -> str:
-    """'U·h_{t-1} at t = 3, block 2, unit 5:  0.25': which value of which strip, at step ``t``."""
+    """'U·hₜ₋₁ at t = 3, block 2, unit 5:  0.25': which value of which strip, at step ``t``."""
     key, label, values, _ = terms[row]
     width = values.shape[1]
     H = terms[-1][2].shape[1]  # the last strip is h_t
-    where = f"feature {col + 1}" if key == "x" else f"unit {col % H + 1}"
-    if key != "x" and width > H:
+    is_input = key == "x" or key.startswith("x:")
+    where = f"feature {col + 1}" if is_input else f"unit {col % H + 1}"
+    if not is_input and width > H:
         where = f"block {col // H + 1}, unit {col % H + 1}"
     return f"{label.split('  ')[0]} at t = {t + 1}, {where}:  {values[t, col]:.6g}"
 
@@ -71,27 +81,38 @@ def term_value_text(terms: list[Term], t: int, row: int, col: int) -> str:
 class Readout:
     """A trained model's read-out on one trace: ``probabilities`` (T, K) over ``classes``.
 
-    ``target`` is the class the sequence was generated for, or None when the
-    sequence names none of the model's classes (a memory symbol shown to the
-    shapes model): then there is no right answer to compare with.
+    ``target`` is the class the sequence was generated for, when the sequence is
+    of the model's own task; ``off_task`` says, when it is not (a photo read row
+    by row, a sine, the other task's data), that the model knows only its
+    generated inputs: its probabilities there are confident numbers about nothing.
     """
 
     probabilities: np.ndarray  # (T, K)
     classes: list[str]
     target: int | None
+    off_task: str = ""  # why the answers mean nothing here ("" on the model's own task)
 
     @classmethod
-    def of(cls, model, hidden: np.ndarray, target: int | None) -> Readout:
-        """``model``'s probabilities after each step of ``hidden`` (T, H), and the target if it is a class."""
+    def of(cls, model, hidden: np.ndarray, sequence) -> Readout:
+        """``model``'s probabilities after each step of ``hidden`` (T, H) on ``sequence``, judged only on its own task."""
         probabilities = model.probabilities(hidden)  # (T, K)
         classes = list(model.classes)
-        known = target is not None and 0 <= target < len(classes)
-        return cls(probabilities, classes, target if known else None)
+        own = model.task_input is not None and sequence.source == model.task_input
+        target = sequence.target if own and sequence.target is not None and 0 <= sequence.target < len(classes) else None
+        off_task = "" if own else (
+            f"meaningless here: it knows only {model.task_title}" + (", never photos" if sequence.picture is not None else ""))
+        return cls(probabilities, classes, target, off_task)
+
+    @property
+    def title(self) -> str:
+        return "Read-out after each step" + ("  (meaningless on this input)" if self.off_task else "")
 
     def answer(self, t: int) -> str:
-        """What the model answers after step ``t``, and whether that is right (rich text)."""
+        """What the model answers after step ``t``, and whether that is right — or that it means nothing here (rich text)."""
         row = self.probabilities[t]
         best = int(row.argmax())
+        if self.off_task:
+            return f"After step {t + 1}: <s>{self.classes[best]} {row[best]:.0%}</s> — {self.off_task}."
         truth = ""
         if self.target is not None:
             truth = f" — the answer is {self.classes[self.target]} ({'right' if best == self.target else 'wrong'} so far)"

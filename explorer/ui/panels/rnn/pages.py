@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt, pyqtSignal
@@ -22,7 +24,23 @@ from explorer.ui.panels.rnn.views import bold_label, plot_widget
 from explorer.ui.widgets.heatmap import Heatmap
 from explorer.ui.widgets.matrix_editor import MAX_SIZE, MatrixEditor
 
+#: Gate names as subscripts (W_i → Wᵢ); Unicode has no subscript f, g, z, so those stay "W_f".
+SUBSCRIPT = {"i": "ᵢ", "o": "ₒ", "r": "ᵣ", "n": "ₙ", "h": "ₕ"}
 MEMORY_COLOURS = {"rnn_memory_rnn": "#d9534f", "rnn_memory_lstm": "#2f6fde", "rnn_memory_gru": "#2e9d5b"}
+
+
+def legend_label() -> QLabel:
+    label = QLabel(" ")
+    label.setTextFormat(Qt.TextFormat.RichText)
+    label.setWordWrap(True)
+    return label
+
+
+def legend_html(entries: list[tuple[str, str, bool]]) -> str:
+    """(colour, name, dashed) → one line of coloured line marks and names, for a legend outside the plot."""
+    return "&nbsp;&nbsp; ".join(
+        f"<span style='color:{colour}'>{'╌╌' if dashed else '━━'}</span>&nbsp;{html.escape(name)}" for colour, name, dashed in entries
+    ) or " "
 
 
 class GatesPage(QWidget):
@@ -52,14 +70,14 @@ class GatesPage(QWidget):
             if trace.cell is not None:
                 panels.append(("c", "c: the LSTM's cell state (its long-term memory)", trace.cell, "diverging"))
             self.note.setText(
-                "Gates are numbers between 0 and 1 computed at every step from x_t and h_{t-1}: they decide what is "
+                "Gates are numbers between 0 and 1 computed at every step from xₜ and hₜ₋₁: they decide what is "
                 "written, kept and shown. Look for the forget gate f (LSTM) or update gate z (GRU) near 1 where the "
                 "cell holds on to something."
             )
         else:
             H = trace.hidden_size
-            panels.append(("pre", "pre-activation W·x_t + U·h_{t-1} + b", trace.pre[:, :H], "diverging"))
-            panels.append(("h", "h_t: the hidden state", trace.hidden, "diverging"))
+            panels.append(("pre", "pre-activation W·xₜ + U·hₜ₋₁ + b", trace.pre[:, :H], "diverging"))
+            panels.append(("h", "hₜ: the hidden state", trace.hidden, "diverging"))
             self.note.setText(
                 "A vanilla RNN has no gates: the whole state is rewritten at every step by one nonlinearity, "
                 "which is why old inputs fade (see Long-range memory)."
@@ -148,10 +166,14 @@ class WeightsPage(QWidget):
         self.u_editor.edited.connect(lambda m: self._apply("U", m))
         self.b_editor.edited.connect(lambda m: self._apply("b", m))
         self.cell = None
+        self.input_labels: list[str] | None = None
         self._applying = False
 
-    def set_cell(self, cell, edited: bool) -> None:
+    def set_cell(self, cell, edited: bool, input_labels: list[str] | None = None) -> None:
+        """Show ``cell``'s weights; ``input_labels`` name W's columns (a real model's 'emb 3', 'ctx 12')."""
         from explorer.engine.rnn.update import GATE_MEANINGS
+
+        self.input_labels = input_labels
 
         first = self.cell is None or self.cell.kind != cell.kind or self.cell.weight_hh.shape != cell.weight_hh.shape
         self.cell = cell
@@ -187,21 +209,26 @@ class WeightsPage(QWidget):
             fits = max(matrix.shape) <= MAX_SIZE
             editor.setVisible(fits)
             heatmap.setVisible(not fits)
-            title = f"{label}_{name}  ({matrix.shape[0]} × {matrix.shape[1]})" + ("" if fits else "  — read-only: larger than 64")
+            title = f"{label}{SUBSCRIPT.get(name, '_' + name)}  ({matrix.shape[0]} × {matrix.shape[1]})" + ("" if fits else "  — read-only: larger than 64")
             if fits:
                 editor.set_matrix(matrix)
                 editor.set_title(title)
             else:
-                heatmap.set_data(matrix)
+                heatmap.set_data(matrix, col_labels=self.input_labels if label == "W" else None)
                 heatmap.set_title(title)
         fits_b = b.shape[1] <= MAX_SIZE
         self.b_editor.setVisible(fits_b)
         if fits_b:
             self.b_editor.set_matrix(b)
             self.b_editor.set_row_labels(["b_ih", "b_hh"])
-            self.b_editor.set_title(f"b_{name} = b_ih + b_hh  (2 × {b.shape[1]})")
+            self.b_editor.set_title(f"b{SUBSCRIPT.get(name, '_' + name)} = bᵢₕ + bₕₕ  (2 × {b.shape[1]})")
         for editor in (self.w_editor, self.u_editor, self.b_editor):
             editor.set_read_only(not cell.has_bias and editor is self.b_editor)
+
+    def show_weights(self) -> None:
+        """Show the cell's weights again: an edit that was refused leaves the editors as they were."""
+        if not self._applying:
+            self._show_block()
 
     def set_unit(self, unit: int) -> None:
         """Highlight the row (W, U) / column (b) of one hidden unit."""
@@ -230,7 +257,12 @@ class WeightsPage(QWidget):
 
 
 class LongRangePage(QWidget):
-    """‖∂h_T/∂x_t‖ against distance from the end: RNN vs LSTM vs GRU, and their accuracy against T."""
+    """‖∂h_T/∂x_t‖ against distance from the end: RNN vs LSTM vs GRU, and their accuracy against T.
+
+    The legends sit above the plots, never on them: the curves that matter most
+    (the gated cells, flat near the top; the vanilla RNN's accuracy at chance) run
+    exactly where a legend inside the plot would go.
+    """
 
     compute_requested = pyqtSignal()
     cancel_requested = pyqtSignal()
@@ -240,7 +272,7 @@ class LongRangePage(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         self.note = QLabel(
-            "How much does the last state h_T still depend on the input t steps earlier? ‖∂h_T/∂x_t‖ by "
+            "How much does the last state h<sub>T</sub> still depend on the input t steps earlier? ‖∂h<sub>T</sub>/∂xₜ‖ by "
             "autograd, on one sequence of the memory task (and on your current sequence with the current cell). "
             "In a vanilla RNN it shrinks geometrically; gates let an LSTM or GRU keep it."
         )
@@ -265,23 +297,25 @@ class LongRangePage(QWidget):
         layout.addLayout(row)
         plots = QHBoxLayout()
         left = QVBoxLayout()
-        left.addWidget(bold_label("Influence of x_t on the last state (log scale)"))
+        left.addWidget(bold_label("Influence of xₜ on the last state (log scale)"))
+        self.legend = legend_label()
+        left.addWidget(self.legend)
         self.plot = plot_widget(160)
         self.plot.setLogMode(y=True)
         self.plot.setLabel("bottom", "steps before the end (T − t)")
-        self.plot.setLabel("left", "‖∂h_T/∂x_t‖")
+        self.plot.setLabel("left", "‖∂h<sub>T</sub>/∂xₜ‖")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
-        self.plot.addLegend(offset=(-4, 4))
         left.addWidget(self.plot, 1)
         plots.addLayout(left, 3)
         right = QVBoxLayout()
         right.addWidget(bold_label("Memory task accuracy vs distractors (fresh data)"))
+        self.accuracy_legend = legend_label()
+        right.addWidget(self.accuracy_legend)
         self.accuracy = plot_widget(160)
         self.accuracy.setLabel("bottom", "distractor steps T")
         self.accuracy.setLabel("left", "accuracy")
         self.accuracy.setYRange(0, 1.02, padding=0)
         self.accuracy.showGrid(x=True, y=True, alpha=0.2)
-        self.accuracy.addLegend(offset=(-4, -4))
         right.addWidget(self.accuracy, 1)
         self.table = QLabel(" ")
         self.table.setTextFormat(Qt.TextFormat.RichText)
@@ -304,29 +338,32 @@ class LongRangePage(QWidget):
     def set_results(self, results: dict[str, tuple[str, np.ndarray]], colours: dict[str, str]) -> None:
         """results: key → (legend, sensitivity (T,)); plotted against T − t."""
         self.plot.clear()
-        self.plot.addLegend(offset=(-4, 4))
         self.curves = {}
+        entries = []
         for key, (legend, values) in results.items():
             distance = np.arange(len(values))[::-1]  # T − t for t = 1 … T
             safe = np.maximum(values, 1e-300)
             pen = pg.mkPen(colours.get(key, theme.colors().muted), width=2.5 if key != "current" else 1.6,
                            style=Qt.PenStyle.DashLine if key == "current" else Qt.PenStyle.SolidLine)
-            self.plot.plot(distance, safe, pen=pen, name=legend)
+            self.plot.plot(distance, safe, pen=pen)
             self.curves[key] = values
+            entries.append((colours.get(key, theme.colors().muted), legend, key == "current"))
+        self.legend.setText(legend_html(entries))
 
     def set_accuracy(self, tables: dict[str, tuple[str, dict[str, float]]]) -> None:
         """tables: model key → (legend, {distractors: accuracy}) from the bundled files' metadata."""
         self.accuracy.clear()
-        self.accuracy.addLegend(offset=(-4, -4))
-        rows = []
+        rows, entries = [], []
         header = None
         for key, (legend, table) in tables.items():
             steps = sorted(int(k) for k in table)
             values = [table[str(s)] for s in steps]
             self.accuracy.plot(steps, values, pen=pg.mkPen(MEMORY_COLOURS.get(key, "#888"), width=2.2),
-                               symbol="o", symbolSize=5, symbolBrush=MEMORY_COLOURS.get(key, "#888"), name=legend)
+                               symbol="o", symbolSize=5, symbolBrush=MEMORY_COLOURS.get(key, "#888"))
+            entries.append((MEMORY_COLOURS.get(key, "#888"), legend, False))
             header = header or "".join(f"<th>&nbsp;{s}&nbsp;</th>" for s in steps)
             rows.append(f"<tr><td>{legend}</td>" + "".join(f"<td align=right>{v:.0%}</td>" for v in values) + "</tr>")
+        self.accuracy_legend.setText(legend_html(entries))
         if rows:
             self.table.setText(f"<table cellspacing=0 cellpadding=2><tr><th align=left>T =</th>{header}</tr>{''.join(rows)}</table>")
 

@@ -1,6 +1,9 @@
 """RNN panel: step a hidden state through a sequence with a vanilla RNN, an LSTM or a GRU.
 
-The page makes the recurrence h_t = f(W·x_t + U·h_{t-1} + b) visible:
+The page makes the recurrence hₜ = f(W·xₜ + U·hₜ₋₁ + b) visible, on a cell of
+your own, a bundled model, a file, or a real model's recurrence handed over by
+the Captioning panel (the decoder LSTM through its caption) or the Video panel
+(the GRU over the clip's frames), with a way back at the same word or frame:
 
 - *Step through*: the input read (an image row or patch outlined, or the
   signal), every term of the update rule at the current step as coloured
@@ -26,17 +29,20 @@ from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtWidgets import QApplication, QFileDialog, QWidget
 
 from explorer.engine.rnn import describe_update
+from explorer.engine.rnn.real import RealRecurrence
 from explorer.ui.errors import show_error
 from explorer.ui.panels.base import Panel
+from explorer.ui.panels.rnn.export import ExportMixin
 from explorer.ui.panels.rnn.layout import RNNLayout
 from explorer.ui.panels.rnn.pages import MEMORY_COLOURS
+from explorer.ui.panels.rnn.real import REAL
 from explorer.ui.panels.rnn.state import CUSTOM, FILE, RNNState
 from explorer.ui.workers import run_task
 
 STATE_FILTER = "State dicts (*.safetensors *.pt *.pth *.bin *.ckpt);;All files (*)"
 
 
-class RNNPanel(RNNLayout, Panel):
+class RNNPanel(RNNLayout, ExportMixin, Panel):
     title = "RNN"
 
     def __init__(self, context, parent: QWidget | None = None) -> None:
@@ -65,6 +71,7 @@ class RNNPanel(RNNLayout, Panel):
         self.seed_spin.valueChanged.connect(lambda value: state.set_cell_settings(seed=value))
         self.bias_check.toggled.connect(lambda value: state.set_cell_settings(bias=value))
         self.load_button.clicked.connect(self.load_dialog)
+        self.back_link_button.clicked.connect(self.go_back)
         self.input_combo.currentIndexChanged.connect(lambda: state.set_input(input_kind=self.input_combo.currentData()))
         self.steps_spin.valueChanged.connect(lambda value: state.set_input(steps=value))
         self.example_spin.valueChanged.connect(lambda value: state.set_input(example=value))
@@ -81,7 +88,7 @@ class RNNPanel(RNNLayout, Panel):
         self.slider.valueChanged.connect(self.set_step)
         self.hidden_map.clicked.connect(lambda row, _col: state.set_unit(row))
         self.rule_view.hovered.connect(state.set_hover)
-        self.weights_page.edited.connect(state.edit_weights)
+        self.weights_page.edited.connect(self._edit_weights)
         self.weights_page.reset_requested.connect(state.reset_weights)
         self.long_page.compute_requested.connect(state.compute_sensitivity)
         self.long_page.cancel_requested.connect(state.memory.cancel)
@@ -102,7 +109,7 @@ class RNNPanel(RNNLayout, Panel):
             getattr(events, name).connect(self._show_model_choices)
         for name in ("source", "cell", "kind", "hidden_size", "seed", "bias"):
             getattr(events, name).connect(self._show_cell_settings)
-        for name in ("input_kind", "steps", "example", "text"):
+        for name in ("input_kind", "steps", "example", "text", "source"):
             getattr(events, name).connect(self._show_input_settings)
         memory.running.connect(self.long_page.set_running)
         memory.progress.connect(lambda fraction: self.long_page.progress.setValue(int(fraction * 1000)))
@@ -113,6 +120,25 @@ class RNNPanel(RNNLayout, Panel):
     # -- start-up and the app's signals -----------------------------------------------------------
     def start(self) -> None:
         self.state.start()
+
+    def receive(self, payload: object) -> None:
+        """A real model's recurrence (Captioning's decoder LSTM, Video's GRU), shown at its panel's word or frame."""
+        if not isinstance(payload, RealRecurrence):
+            super().receive(payload)
+        self.state.show_real(payload)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        """Coming to this panel (Ctrl+PgUp, the list, a hand-over), the transport keys work at once.
+
+        The page switch gives focus back to the control last used here (the Input box, say),
+        where Space opened the box instead of playing: the panel takes the focus after the switch.
+        """
+        super().showEvent(event)
+        QTimer.singleShot(0, self._take_focus)
+
+    def _take_focus(self) -> None:
+        if self.isVisible():
+            self.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def on_image_changed(self, current) -> None:
         self.state.set_image(current.image)
@@ -145,6 +171,17 @@ class RNNPanel(RNNLayout, Panel):
     def _kind_chosen(self) -> None:
         self.state.choose_kind(self.kind_combo.currentData())
         self._show_cell_settings()  # a file's tensors that do not fit keep the kind they had
+
+    def _edit_weights(self, W, U, b_ih, b_hh) -> None:
+        """An edit of the weights; one the state refuses (NaN, an overflow) puts the old values back in the editors."""
+        if not self.state.edit_weights(W, U, b_ih, b_hh):
+            QTimer.singleShot(0, self.weights_page.show_weights)
+
+    def go_back(self) -> None:
+        """Back to the panel the real model came from, at the word or frame shown here."""
+        link = self.state.back_link
+        if link is not None:
+            self.context.offer(link.panel, link)
 
     def load_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Load a torch.nn RNN / LSTM / GRU state dict", "", STATE_FILTER)
@@ -190,6 +227,7 @@ class RNNPanel(RNNLayout, Panel):
         for index, (_key, title) in enumerate(state.choices):
             combo.setItemText(index, title)
         combo.setCurrentIndex(combo.findData(state.loading or state.source))
+        combo.setToolTip(combo.currentText())  # the whole title, where the box elides it
         combo.blockSignals(False)
 
     def _show_cell_settings(self) -> None:
@@ -208,6 +246,8 @@ class RNNPanel(RNNLayout, Panel):
         self.kind_combo.setEnabled(custom or state.source == FILE)
         for widget in (self.hidden_spin, self.seed_spin, self.bias_check):
             widget.setEnabled(custom)
+        for widget in (self.seed_label, self.seed_spin, self.bias_check):  # no seed for a real model: room for 'Back to …'
+            widget.setVisible(state.source != REAL)
 
     def _show_input_settings(self) -> None:
         state = self.state
@@ -221,12 +261,14 @@ class RNNPanel(RNNLayout, Panel):
             widget.blockSignals(False)
         if self.text_edit.text() != state.text:
             self.text_edit.setText(state.text)
-        self.steps_label.setVisible(state.uses_steps)
-        self.steps_spin.setVisible(state.uses_steps)
+        real = state.source == REAL  # a real model reads what it read
+        self.input_combo.setVisible(not real)  # a real model's input is what it read (said beside it)
+        self.steps_label.setVisible(state.uses_steps and not real)
+        self.steps_spin.setVisible(state.uses_steps and not real)
         self.steps_label.setText("Distractors" if state.input_kind == "memory" else "Steps")
-        self.example_label.setVisible(state.uses_example)
-        self.example_spin.setVisible(state.uses_example)
-        self.text_edit.setVisible(state.input_kind == "text")
+        self.example_label.setVisible(state.uses_example and not real)
+        self.example_spin.setVisible(state.uses_example and not real)
+        self.text_edit.setVisible(state.input_kind == "text" and not real)
 
     def _show_trace(self) -> None:
         """A new trace: every view takes it once; a step then only moves markers."""
@@ -236,7 +278,9 @@ class RNNPanel(RNNLayout, Panel):
         self._drawn = trace
         self.sequence_view.set_sequence(state.sequence)
         self.rule_view.set_terms(state.terms, describe_update(cell.kind))
-        self.rule_view.title.setText(f"Update rule at step t · {cell.title}, I = {cell.input_size}, H = {cell.hidden_size}")
+        parts = state.sequence.parts
+        sizes = f" ({' + '.join(str(stop - start) for _, start, stop in parts)})" if len(parts) > 1 else ""
+        self.rule_view.title.setText(f"Update rule at step t · {cell.title}, I = {cell.input_size}{sizes}, H = {cell.hidden_size}")
         self.hidden_map.set_data(trace.hidden.T, row_labels=[str(j + 1) for j in range(cell.hidden_size)],
                                  col_labels=[str(t + 1) for t in range(T)])
         self.trajectory.set_trace(trace, state.unit)
@@ -247,7 +291,8 @@ class RNNPanel(RNNLayout, Panel):
         else:
             self.prediction_view.hide()
         self.gates_page.set_trace(trace)
-        self.weights_page.set_cell(cell, state.edited)
+        self.weights_page.set_cell(cell, state.edited, state.sequence.feature_labels if parts else None)
+        self._show_real()
         self.weights_page.set_unit(state.unit)
         note = state.sequence_note
         self.sequence_note.setText(note)
@@ -279,6 +324,17 @@ class RNNPanel(RNNLayout, Panel):
         if state.hover is not None:
             self.rule_view.info.setText(state.hover_text)
         self.step_label.setText(state.step_text)
+        if state.source == REAL:
+            link = state.back_link
+            self.back_link_button.setText(f"◀ {link.label}" if link is not None else "")
+
+    def _show_real(self) -> None:
+        """Which real model, image or clip, what its x_t are; the way back (only while a real model is shown)."""
+        state = self.state
+        text = state.real_text
+        self.real_note.setText(text)
+        self.real_note.setVisible(bool(text))
+        self.back_link_button.setVisible(state.back_link is not None)
 
     def _show_unit(self) -> None:
         if self.state.trace is self._drawn and self._drawn is not None:
@@ -304,41 +360,3 @@ class RNNPanel(RNNLayout, Panel):
         else:
             self.timer.stop()
         self.play_button.setText("❚❚ Pause" if state.playing else "▶ Play")
-
-    # -- export ---------------------------------------------------------------------------------------
-    def export_heatmap(self, path: str | Path) -> Path:
-        path = Path(path)
-        if not self.hidden_map.grab().save(str(path), "PNG"):
-            raise ValueError(f"{path.name}: could not write the PNG (check the folder and file name).")
-        return path
-
-    def export_trace(self, path: str | Path) -> Path:
-        path = Path(path)
-        trace = self.state.trace
-        if trace is None:
-            raise ValueError("nothing to export yet: no sequence has been run.")
-        try:
-            if path.suffix.lower() == ".csv":
-                return trace.save_csv(path)
-            return trace.save_npy(path)
-        except OSError as exc:
-            raise ValueError(f"{path.name}: could not be written ({exc.strerror or exc}).") from exc
-
-    def export_heatmap_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export the hidden-state heatmap", "rnn_hidden.png", "PNG image (*.png)")
-        if path:
-            try:
-                self.export_heatmap(path)
-            except ValueError as exc:
-                show_error("Export", exc)
-
-    def export_trace_dialog(self, kind: str) -> None:
-        filters = {"csv": "CSV table (*.csv)", "npy": "NumPy array (*.npy)", "npz": "NumPy archive (*.npz)"}
-        path, _ = QFileDialog.getSaveFileName(self, "Export the trace", f"rnn_trace.{kind}", filters[kind])
-        if path:
-            if not path.lower().endswith(f".{kind}"):
-                path += f".{kind}"
-            try:
-                self.export_trace(path)
-            except ValueError as exc:
-                show_error("Export", exc)

@@ -1,4 +1,4 @@
-"""The update rule h_t = f(W·x_t + U·h_{t-1} + b) at the current step, one coloured strip per term.
+"""The update rule hₜ = f(W·xₜ + U·hₜ₋₁ + b) at the current step, one coloured strip per term.
 
 The strips come from the panel's state (:func:`..derived.strip_terms`, once per
 trace); a step only recolours them. The view reports where the pointer is
@@ -19,13 +19,14 @@ from explorer.ui.panels.rnn.views import bold_label, plot_widget
 
 
 class UpdateRuleView(QWidget):
-    """Every term of h_t = f(W·x_t + U·h_{t-1} + b) at the current step, one coloured strip each.
+    """Every term of hₜ = f(W·xₜ + U·hₜ₋₁ + b) at the current step, one coloured strip each.
 
     One plot holds all strips (row ``k`` at y = k), each stretched to the
     full width, with the term names as axis labels. Hover a cell to read its
     value. Each signed term has its own colour scale, fixed over the whole
     sequence (a large bias such as an LSTM's forget-gate 4 would otherwise wash
-    out W·x_t and U·h_{t-1}); sigmoid gates use the 0…1 map.
+    out W·xₜ and U·hₜ₋₁); sigmoid gates use the 0…1 map. An input of named parts (a real
+    model's word embedding and attention context) has one strip per part.
     """
 
     STRIP = 0.78  # strip height; the rest of each row is the gap
@@ -38,6 +39,7 @@ class UpdateRuleView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         self.title = bold_label("The update rule at step t")
+        self.title.setWordWrap(True)  # 'I = 576 (64 + 512)' must not widen the panel
         layout.addWidget(self.title)
         self.formula = QLabel("")
         self.formula.setWordWrap(True)
@@ -88,10 +90,18 @@ class UpdateRuleView(QWidget):
         self.set_step(min(self.t, length - 1))
 
     def _colours(self, row: int, t: int) -> np.ndarray:
-        """Strip ``row`` at step t as RGB pixels (1, n, 3): colouring here is cheaper than an indexed image."""
+        """Strip ``row`` at step t as RGB pixels (1, n, 3): colouring here is cheaper than an indexed image.
+
+        Scaled as value / bound, never value − low: that difference overflows for values near ±1.8e308
+        and became an index of −9.2e18 (the engine now refuses overflowing runs; this stays safe anyway).
+        """
         low, high = self.levels[row]
         values = self.terms[row][2][t]
-        index = np.clip((values - low) / (high - low) * 255.0, 0, 255).astype(np.intp)
+        if low == 0.0:  # sequential, 0…high
+            unit = values / high
+        else:  # diverging, −bound…bound
+            unit = 0.5 + 0.5 * (values / high)
+        index = (np.nan_to_num(np.clip(unit, 0.0, 1.0), nan=0.5) * 255.0).astype(np.intp)
         return self.luts[row][index][None, :, :]
 
     def set_step(self, t: int) -> None:
@@ -100,11 +110,11 @@ class UpdateRuleView(QWidget):
             image.setImage(self._colours(row, t), autoLevels=False)
 
     def value(self, key: str) -> np.ndarray:
-        """The strip ``key`` at the current step (what is drawn; for tests)."""
-        for k, _, values, _ in self.terms:
-            if k == key:
-                return values[self.t]
-        raise KeyError(key)
+        """The strip ``key`` at the current step (what is drawn; for tests). "x" joins the parts of x_t."""
+        found = [values[self.t] for k, _, values, _ in self.terms if k == key or (key == "x" and k.startswith("x:"))]
+        if not found:
+            raise KeyError(key)
+        return np.concatenate(found)
 
     def _on_mouse_moved(self, scene_pos) -> None:
         box = self.plot.getPlotItem().getViewBox()

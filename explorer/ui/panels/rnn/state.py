@@ -2,7 +2,8 @@
 
 The panel forwards the user's actions to the methods here and redraws on the
 fields' events. Your own cell keeps its settings while another model is shown;
-a trained model first reads the input it was trained on, a file the image; a
+a trained model first reads the input it was trained on, a file the image, a
+real model (the captioner's decoder, the video GRU, :mod:`.real`) what it read; a
 trace runs at once when small (:data:`SYNC_WORK`), through the runner when
 large, and only the latest request is shown; a new trace arrives with all that
 is drawn from it and clamps the step, the unit and the hover, so no view
@@ -17,14 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
 from psygnal import evented
 
 from explorer.engine import rnn as engine
 from explorer.engine.rnn import models as bundled
-from explorer.ui.panels.rnn.derived import Readout, Term, fits, strip_terms, term_value_text
+from explorer.ui.panels.rnn import real as real_model
+from explorer.ui.panels.rnn.derived import Readout, Term, fits, strip_terms
 from explorer.ui.panels.rnn.inputs import EXAMPLE_INPUTS, IMAGE_INPUTS, INPUTS, STEP_INPUTS, build_sequence
 from explorer.ui.panels.rnn.memory import MemoryComparison
+from explorer.ui.panels.rnn.real import REAL
+from explorer.ui.panels.rnn.selection import Selection
 from explorer.ui.panels.rnn.sources import CUSTOM, DEFAULT_MODEL, FILE, load_retrained, model_choices
 from explorer.ui.panels.state import Runner, hold_events, identity_fields, persisted, run_now
 
@@ -34,12 +37,12 @@ SYNC_WORK = 20_000_000
 
 #: What a new trace changes. Their events wait until all are set, then come last-paused first: the trace last.
 APPLIED = ("trace", "running", "hover", "step", "unit", "terms", "readout", "edited", "sequence", "cell", "base_cell")
-HEAVY = ("image", "models", "trained", "file_cell", "base_cell", "cell", "sequence", "trace", "readout", "terms", "memory")
+HEAVY = ("image", "models", "trained", "file_cell", "real", "base_cell", "cell", "sequence", "trace", "readout", "terms", "memory")
 
 
 @evented(equality_operators=identity_fields(*HEAVY))
 @dataclass
-class RNNState:
+class RNNState(Selection):
     """The RNN panel's model, input, trace and selection."""
 
     PERSISTED: ClassVar[tuple[str, ...]] = (
@@ -56,7 +59,7 @@ class RNNState:
     text: str = persisted("hello world")
     speed: int = persisted(5, choices=SPEEDS)  # playback, steps per second
 
-    #: What is shown: CUSTOM, FILE, or a bundled / retrained model's name.
+    #: What is shown: CUSTOM, FILE, REAL, or a bundled / retrained model's name.
     source: str = CUSTOM
     loading: str | None = None  # a model being loaded, shown when it arrives
     choices: tuple[tuple[str, str], ...] = field(default_factory=model_choices)
@@ -65,6 +68,7 @@ class RNNState:
     trained: Any = None  # the TrainedModel of the source, when it is one
     file_cell: Any = None  # a user's state dict, as loaded (or as re-read as another kind)
     file_note: str = ""
+    real: Any = None  # a real model's recurrence (engine.rnn.real.RealRecurrence), as handed over
     # -- what the views show, all from one run ------------------------------------------------
     base_cell: Any = None  # the model's own weights
     cell: Any = None  # what ran: base_cell, or base_cell edited
@@ -88,6 +92,7 @@ class RNNState:
 
     def __post_init__(self) -> None:
         self._generation = 0  # of trace requests; only the latest is shown
+        self._next_step: int | None = None  # the step a new trace opens at (a real model's word or frame)
 
     def _fail(self, title: str, exc: BaseException) -> None:
         if self.report is None:
@@ -107,7 +112,9 @@ class RNNState:
         self.loading = None
         if key in (CUSTOM, *bundled.BUNDLED):
             self.model_key = key
-        if key in (CUSTOM, FILE):
+        if key == REAL and self.real is not None:
+            self.show_real(self.real)
+        elif key in (CUSTOM, FILE):
             self.source, self.trained = key, None
             self.rebuild(new_cell=True)
         elif key in self.models:
@@ -116,6 +123,30 @@ class RNNState:
             self.loading = key
             self.runner(bundled.load_bundled, key, on_result=lambda model: self._bundled_loaded(key, model),
                         on_error=self._load_failed, description=f"loading {bundled.BUNDLED[key]}")
+
+    def show_real(self, recurrence) -> None:
+        """A real model's recurrence (Captioning's decoder, Video's GRU), opened at its panel's word or frame."""
+        self.playing = False
+        self.loading = None  # a bundled model still loading no longer replaces what is shown
+        self.real, self.trained = recurrence, None
+        self.choices = tuple(c for c in self.choices if c[0] != REAL) + ((REAL, real_model.title(recurrence)),)
+        self.source = REAL
+        self._next_step = recurrence.step
+        self.rebuild(new_cell=True)
+
+    @property
+    def back_link(self):
+        """The way back to the panel the real model came from, at the current step (None otherwise)."""
+        if self.source != REAL or self.real is None or self.trace is None:
+            return None
+        return real_model.back_link(self.real, self.step)
+
+    @property
+    def real_text(self) -> str:
+        """What the real model's view shows (rich text), with its parity to the model; '' for other sources."""
+        if self.source != REAL or self.real is None or self.trace is None:
+            return ""
+        return real_model.describe(self.real, self.real.max_error(self.trace), self.edited)
 
     def _bundled_loaded(self, key: str, model) -> None:
         self.models[key] = model
@@ -195,12 +226,13 @@ class RNNState:
         """``input_kind`` / ``steps`` / ``example`` / ``text`` changed: build the sequence again and run it."""
         for name, value in settings.items():
             setattr(self, name, value)
-        self.rebuild(new_cell=self.source == CUSTOM)
+        if self.source != REAL:  # a real model reads what it read
+            self.rebuild(new_cell=self.source == CUSTOM)
 
     def set_image(self, image) -> None:
         """The shared image changed: the image inputs read it again."""
         self.image = image
-        if self.input_kind in IMAGE_INPUTS and self.base_cell is not None:
+        if self.input_kind in IMAGE_INPUTS and self.base_cell is not None and self.source != REAL:
             self.rebuild()
 
     @property
@@ -231,11 +263,15 @@ class RNNState:
     def _fixed_input_size(self) -> int | None:
         if self.source == CUSTOM:
             return None
+        if self.source == REAL:
+            return self.real.cell.input_size
         cell = self.trained.cell if self.trained is not None else self.file_cell
         return None if cell is None else cell.input_size
 
     def build_sequence(self):
         """The input sequence for the current settings (fitted to a fixed model's input size)."""
+        if self.source == REAL:
+            return real_model.sequence_of(self.real)
         return build_sequence(self.input_kind, steps=self.steps, example=self.example, text=self.text,
                               image=self.image, input_size=self._fixed_input_size())
 
@@ -244,7 +280,11 @@ class RNNState:
             return engine.random_cell(self.kind, sequence.input_size, self.hidden_size, seed=self.seed, bias=self.bias)
         if self.trained is not None:
             return self.trained.cell
-        return self.file_cell
+        return self.real.cell if self.source == REAL else self.file_cell
+
+    def _start_state(self) -> tuple:
+        """(h0, c0) a trace starts from: a real model's own, else zeros (None)."""
+        return self.real.initial_state if self.source == REAL else (None, None)
 
     def rebuild(self, *, new_cell: bool = False) -> bool:
         """Rebuild the sequence (and the cell if asked) and re-run; on bad input say why and keep the old state."""
@@ -259,7 +299,7 @@ class RNNState:
             return False
         return self._run(cell, sequence, base=cell if new_cell else None, edited=False if new_cell else self.edited)
 
-    def _run(self, cell, sequence, *, base=None, edited: bool = False) -> bool:
+    def _run(self, cell, sequence, *, base=None, edited: bool = False, title: str = "RNN") -> bool:
         """Trace ``sequence`` through ``cell``: at once when small, else through the runner.
 
         Only the latest request is shown (a spin box typed "256" asks three times).
@@ -267,20 +307,21 @@ class RNNState:
         """
         self._generation += 1
         generation, model = self._generation, self.trained  # the read-out is of the model asked for
+        start = self._start_state()
 
         def apply(trace) -> None:
             self._apply(generation, model, cell, sequence, trace, base, edited)
 
         if sequence.length * cell.weight_hh.size <= SYNC_WORK:
             try:
-                trace = cell.trace(sequence.values)
+                trace = cell.trace(sequence.values, *start)
             except ValueError as exc:
-                self._fail("RNN", exc)
+                self._fail(title, exc)
                 return False
             apply(trace)
             return True
         self.running = f"running {sequence.length} steps of {cell.title}, H = {cell.hidden_size}…"
-        self.runner(cell.trace, sequence.values, on_result=apply, on_error=self._run_failed,
+        self.runner(cell.trace, sequence.values, *start, on_result=apply, on_error=self._run_failed,
                     description=f"running the {cell.title}")
         return True
 
@@ -295,10 +336,11 @@ class RNNState:
             if base is not None:
                 self.base_cell = base
             self.cell, self.sequence, self.edited = cell, sequence, edited
-            self.readout = None if model is None else Readout.of(model, trace.hidden, sequence.target)
-            self.terms = strip_terms(trace)
+            self.readout = None if model is None else Readout.of(model, trace.hidden, sequence)
+            self.terms = strip_terms(trace, sequence.parts)
             self.unit = min(self.unit, cell.hidden_size - 1)
-            self.step = min(self.step, trace.length - 1)
+            step, self._next_step = (self.step if self._next_step is None else self._next_step), None
+            self.step = min(step, trace.length - 1)
             if self.hover is not None and not fits(self.terms, *self.hover):
                 self.hover = None  # the strip or unit under the pointer is not in this trace
             self.running = ""
@@ -308,74 +350,23 @@ class RNNState:
             self.compute_sensitivity()
 
     # -- editing the weights ---------------------------------------------------------------------------
-    def edit_weights(self, W, U, b_ih, b_hh) -> None:
-        """Run the sequence again with these weights (the model's own stay in ``base_cell``)."""
+    def edit_weights(self, W, U, b_ih, b_hh) -> bool:
+        """Run the sequence again with these weights (the model's own stay in ``base_cell``).
+
+        Weights that are not finite, or whose products overflow on this
+        sequence, are refused with a message and the weights shown stay: False.
+        """
         try:
             cell = self.cell.replace(weight_ih=W, weight_hh=U, bias_ih=b_ih, bias_hh=b_hh)
         except ValueError as exc:
             self._fail("RNN weights", exc)
-            return
-        self._run(cell, self.sequence, edited=True)
+            return False
+        return self._run(cell, self.sequence, edited=True, title="RNN weights")
 
     def reset_weights(self) -> None:
         """Back to the model's own weights (undo every edit)."""
         if self.base_cell is not None:
             self._run(self.base_cell, self.sequence, edited=False)
-
-    # -- time and the selection -------------------------------------------------------------------------
-    @property
-    def last_step(self) -> int:
-        return 0 if self.trace is None else self.trace.length - 1
-
-    def set_step(self, t: int) -> None:
-        """Show step ``t`` (0-based, clamped to the trace)."""
-        if self.trace is not None:
-            self.step = int(min(max(t, 0), self.last_step))
-
-    @property
-    def step_text(self) -> str:
-        """'t = 3 / 31   (symbol 5)   ‖h_t‖ = 0.82': where the step is, and the state's size there."""
-        t, trace = self.step, self.trace
-        norm = np.linalg.norm(trace.hidden[t])
-        return f"t = {t + 1} / {trace.length}   ({self.sequence.step_labels[t]})   ‖h_t‖ = {norm:.3f}"
-
-    def set_unit(self, unit: int) -> None:
-        """Follow hidden unit ``unit`` (a click on the heatmap); one the trace does not have is ignored."""
-        if self.trace is not None and 0 <= unit < self.trace.hidden_size:
-            self.unit = unit
-
-    def set_hover(self, row: int, col: int) -> None:
-        """The pointer is over strip ``row``, column ``col`` of the update rule (row < 0: nowhere)."""
-        self.hover = (row, col) if row >= 0 and fits(self.terms, row, col) else None
-
-    @property
-    def hover_text(self) -> str:
-        """The value under the pointer at the current step, said in words."""
-        if self.hover is None or self.trace is None:
-            return " "
-        return term_value_text(self.terms, self.step, *self.hover)
-
-    def toggle_play(self) -> None:
-        """Play from here (from the start if at the end), or pause."""
-        if self.playing:
-            self.playing = False
-            return
-        if self.step >= self.last_step:
-            self.set_step(0)
-        self.playing = True
-
-    def advance(self) -> None:
-        """One tick of playback: the next step, or stop at the last."""
-        if self.step >= self.last_step:
-            self.playing = False
-        else:
-            self.set_step(self.step + 1)
-
-    def set_page(self, page: str) -> None:
-        """The tab shown; the long-range page computes its curves when they are stale."""
-        self.page = page
-        if page == "memory" and self.trace is not None and self.memory.stale:
-            self.compute_sensitivity()
 
     # -- long-range sensitivity -------------------------------------------------------------------------
     def compute_sensitivity(self):
@@ -383,5 +374,5 @@ class RNNState:
         distractors, seed = (self.steps, self.example) if self.input_kind == "memory" else (50, 0)
         bundled_shown = self.trained is not None and any(
             self.models.get(key) is self.trained for key in bundled.MEMORY_MODELS)
-        current = None if self.trace is None or bundled_shown else (self.cell, self.trace.x)  # a fourth curve
+        current = None if self.trace is None or bundled_shown else (self.cell, self.trace.x, self._start_state())  # a fourth curve
         return self.memory.compute(self.runner, self.models, distractors, seed, current, self._fail)

@@ -16,7 +16,13 @@ from PyQt6.QtWidgets import QGraphicsRectItem, QLabel, QVBoxLayout, QWidget
 
 from explorer.ui import theme
 from explorer.ui.panels.rnn.derived import Readout
+from explorer.ui.panels.rnn.real import SHORT, short_name
 from explorer.ui.widgets.heatmap import Heatmap
+
+def tick_name(name: str) -> str:
+    """A part's name on an axis, short so the map keeps its width: 'attention context' → 'ctx'."""
+    return short_name(name) if name in SHORT or len(name) > 14 else name
+
 
 def plot_widget(min_height: int = 80) -> pg.PlotWidget:
     widget = pg.PlotWidget()
@@ -42,6 +48,7 @@ class SequenceView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         self.title = bold_label("Input sequence")
+        self.title.setWordWrap(True)  # its width never sets the panel's
         layout.addWidget(self.title)
         self.plot = plot_widget(120)
         self.plot.invertY(True)
@@ -57,6 +64,7 @@ class SequenceView(QWidget):
         self.marker.setZValue(10)
         self.plot.addItem(self.marker)
         self.sequence = None
+        self.dividers: list[pg.InfiniteLine] = []  # between the named parts of x_t
         self.apply_theme()
 
     def set_sequence(self, sequence) -> None:
@@ -73,20 +81,40 @@ class SequenceView(QWidget):
             self.plot.hideAxis("bottom")
             self.title.setText("Input: the image as a sequence (current step outlined)")
         else:
-            values = sequence.values.T  # (I, T): one column per step
-            self.image.setLookupTable(theme.diverging_cmap().getLookupTable(nPts=256))
-            self.image.setImage(values, levels=theme.symmetric_levels(values), autoLevels=False)
-            self.image.setRect(QRectF(0, 0, values.shape[1], values.shape[0]))
-            self.plot.setAspectLocked(False)
-            self.plot.setRange(xRange=(0, values.shape[1]), yRange=(0, values.shape[0]), padding=0)
-            self.plot.showAxis("left")
-            self.plot.showAxis("bottom")
-            self.plot.setLabel("bottom", "t")
+            self._show_values(sequence)
+
+    def _show_values(self, sequence) -> None:
+        """x_t over time, one column per step; named parts each on their own colour scale, divided by lines."""
+        values = sequence.values.T.copy()  # (I, T): one column per step
+        features = values.shape[0]
+        parts = sequence.parts or [("input feature", 0, features)]
+        for _name, start, stop in parts:  # a word embedding and an attention context differ in scale
+            values[start:stop] /= max(float(np.abs(values[start:stop]).max()), 1e-12)
+        self.image.setLookupTable(theme.diverging_cmap().getLookupTable(nPts=256))
+        self.image.setImage(values, levels=(-1.0, 1.0), autoLevels=False)
+        self.image.setRect(QRectF(0.5, 0, values.shape[1], values.shape[0]))  # step t+1 centred on tick t+1
+        self.plot.setAspectLocked(False)
+        self.plot.setRange(xRange=(0.5, values.shape[1] + 0.5), yRange=(0, features), padding=0)
+        self.plot.showAxis("left")
+        self.plot.showAxis("bottom")
+        self.plot.setLabel("bottom", "t")
+        for line in self.dividers:
+            self.plot.removeItem(line)
+        self.dividers = []
+        if len(parts) > 1:
+            self.plot.setLabel("left", "xₜ by part")
+            ticks = [((start + stop) / 2, f"{tick_name(name)} ({stop - start})") for name, start, stop in parts]
+            for _name, start, _stop in parts[1:]:
+                line = pg.InfiniteLine(pos=start, angle=0, movable=False, pen=pg.mkPen(theme.colors().plot_fg, width=1.5))
+                self.plot.addItem(line)
+                self.dividers.append(line)
+            self.title.setText("Input xₜ by part, each on its own scale (step outlined)")
+        else:
             self.plot.setLabel("left", "input feature")
-            features = values.shape[0]
             every = max(1, features // 8)
-            self.plot.getAxis("left").setTicks([[(j + 0.5, str(j + 1)) for j in range(0, features, every)], []])
-            self.title.setText("Input x_t over time (current step outlined)")
+            ticks = [(j + 0.5, str(j + 1)) for j in range(0, features, every)]
+            self.title.setText("Input xₜ over time (current step outlined)")
+        self.plot.getAxis("left").setTicks([ticks, []])
 
     def set_step(self, t: int) -> None:
         if self.sequence is None:
@@ -95,7 +123,7 @@ class SequenceView(QWidget):
             r0, c0, rows, cols = self.sequence.regions[t]
             self.marker.setRect(QRectF(c0, r0, cols, rows))
         else:
-            self.marker.setRect(QRectF(t, 0, 1, self.sequence.input_size))
+            self.marker.setRect(QRectF(t + 0.5, 0, 1, self.sequence.input_size))
 
     def apply_theme(self) -> None:
         theme.style_plot(self.plot)
@@ -136,11 +164,11 @@ class UnitTrajectory(QWidget):
         self.unit = min(self.unit, trace.hidden_size - 1)
         steps = np.arange(1, trace.length + 1)
         self.h_curve.setData(steps, trace.hidden[:, self.unit])
-        lines = "h_t"
+        lines = "hₜ"
         if trace.cell is not None:
             self.c_curve.setData(steps, trace.cell[:, self.unit])
             self.c_curve.show()
-            lines = "h_t (solid), c_t (dashed)"
+            lines = "hₜ (solid), cₜ (dashed)"
         else:
             self.c_curve.setData([], [])
             self.c_curve.hide()
@@ -159,7 +187,7 @@ class UnitTrajectory(QWidget):
 
 
 class StateVersusWeights(QWidget):
-    """‖h_t‖ moves with t; ‖W‖, ‖U‖, ‖b‖ are flat lines: running a sequence does not change the weights."""
+    """‖hₜ‖ moves with t; ‖W‖, ‖U‖, ‖b‖ are flat lines: running a sequence does not change the weights."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -175,13 +203,13 @@ class StateVersusWeights(QWidget):
         layout.addWidget(self.legend)
         layout.addWidget(self.plot, 1)
         self.note = QLabel(
-            "h_t is the network's running memory: new at every step. W, U and b are the same numbers at "
+            "hₜ is the network's running memory: new at every step. W, U and b are the same numbers at "
             "every step; only training (backprop) changes them."
         )
         self.note.setWordWrap(True)
         self.note.setProperty("role", "muted")
         layout.addWidget(self.note)
-        self.curves = {name: self.plot.plot([], []) for name in ("‖h_t‖", "‖W‖", "‖U‖", "‖b‖")}
+        self.curves = {name: self.plot.plot([], []) for name in ("‖hₜ‖", "‖W‖", "‖U‖", "‖b‖")}
         self.cursor = pg.InfiniteLine(angle=90, movable=False)
         self.plot.addItem(self.cursor)
         self.apply_theme()
@@ -189,7 +217,7 @@ class StateVersusWeights(QWidget):
     def set_trace(self, trace, cell) -> None:
         steps = np.arange(1, trace.length + 1)
         ones = np.ones(trace.length)
-        self.curves["‖h_t‖"].setData(steps, np.linalg.norm(trace.hidden, axis=1))
+        self.curves["‖hₜ‖"].setData(steps, np.linalg.norm(trace.hidden, axis=1))
         self.curves["‖W‖"].setData(steps, ones * np.linalg.norm(cell.weight_ih))
         self.curves["‖U‖"].setData(steps, ones * np.linalg.norm(cell.weight_hh))
         self.curves["‖b‖"].setData(steps, ones * np.linalg.norm(cell.bias_ih + cell.bias_hh))
@@ -203,7 +231,7 @@ class StateVersusWeights(QWidget):
     def apply_theme(self) -> None:
         c = theme.colors()
         theme.style_plot(self.plot)
-        colours = {"‖h_t‖": (c.accent, 2.5), "‖W‖": ("#b07a2a", 1.8), "‖U‖": ("#5f9a2e", 1.8), "‖b‖": (c.muted, 1.8)}
+        colours = {"‖hₜ‖": (c.accent, 2.5), "‖W‖": ("#b07a2a", 1.8), "‖U‖": ("#5f9a2e", 1.8), "‖b‖": (c.muted, 1.8)}
         for name, (colour, width) in colours.items():
             self.curves[name].setPen(pg.mkPen(colour, width=width))
         self.legend.setText("&nbsp;&nbsp;".join(f"<span style='color:{colour}'>━</span> {name}" for name, (colour, _) in colours.items()))
@@ -225,7 +253,7 @@ class PredictionView(QWidget):
         layout.addWidget(self.heatmap, 1)
         self.answer = QLabel(" ")
         self.answer.setWordWrap(True)
-        self.answer.setFixedHeight(self.answer.fontMetrics().lineSpacing() * 2 + 4)  # no relayout per step
+        self.answer.setFixedHeight(self.answer.fontMetrics().lineSpacing() * 3 + 4)  # no relayout per step
         layout.addWidget(self.answer)
         self.readout: Readout | None = None
         self.probs = np.zeros((0, 0))  # (T, K): what the heatmap shows
@@ -233,6 +261,7 @@ class PredictionView(QWidget):
     def set_readout(self, readout: Readout) -> None:
         """Show this read-out (of the trace the other views show) from now on."""
         self.readout, self.probs = readout, readout.probabilities
+        self.title.setText(readout.title)
         self.heatmap.set_data(self.probs.T, row_labels=readout.classes,
                               col_labels=[str(t + 1) for t in range(self.probs.shape[0])], levels=(0.0, 1.0))
 

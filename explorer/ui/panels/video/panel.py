@@ -157,6 +157,10 @@ class VideoPanel(Panel):
         self.frame_label = QLabel(self.state.frame_text())
         self.frame_label.setMinimumWidth(90)
         scrub.addWidget(self.frame_label)
+        self.rnn_button = QPushButton("GRU in RNN panel")  # beside the frame it opens at
+        self.rnn_button.setToolTip("Open GRU in RNN panel: step the model's recurrence over this clip's frame features there, at this frame")
+        self.rnn_button.setEnabled(False)
+        scrub.addWidget(self.rnn_button)
         layout.addLayout(scrub)
         self.strip = FrameStrip()
         layout.addWidget(self.strip)
@@ -196,6 +200,7 @@ class VideoPanel(Panel):
         self.cap_spin.valueChanged.connect(lambda value: setattr(state, "max_frames", value))
         self.cap_spin.editingFinished.connect(state.apply_frame_cap)
         self.cancel_button.clicked.connect(state.cancel)
+        self.rnn_button.clicked.connect(self.open_in_rnn)
         self.play_button.toggled.connect(lambda playing: setattr(state, "playing", playing))
         self.slider.valueChanged.connect(state.set_frame)
         self.strip.frameClicked.connect(state.set_frame)
@@ -267,6 +272,23 @@ class VideoPanel(Panel):
     def cancel(self) -> None:
         self.state.cancel()
 
+    def open_in_rnn(self) -> None:
+        """Hand the GRU (or LSTM) over this clip's frame features to the RNN panel, at the frame shown."""
+        try:
+            recurrence = self.state.recurrence()
+        except ValueError as exc:
+            show_error("Open in RNN panel", exc)
+            return
+        self.context.offer("rnn", recurrence)
+
+    def receive(self, payload: object) -> None:
+        """Back from the RNN panel: show the frame it was on."""
+        from explorer.ui.panels.state import BackLink
+
+        if not isinstance(payload, BackLink) or payload.panel != "video":
+            super().receive(payload)
+        self.state.set_frame(int(payload.selection.get("frame", self.state.current)))
+
     def choose_export(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export the Video panel as PNG", "video.png", "PNG image (*.png)")
         if path:
@@ -314,6 +336,11 @@ class VideoPanel(Panel):
         self.slider.blockSignals(True)
         self.slider.setRange(0, T - 1)
         self.slider.blockSignals(False)
+        recurrent = self.state.is_recurrent
+        self.rnn_button.setEnabled(recurrent)
+        self.rnn_button.setText(f"{trace.arch.upper() if recurrent else 'GRU'} in RNN panel")
+        self.rnn_button.setToolTip(f"Open {trace.arch.upper()} in RNN panel: step the model's recurrence over this clip's frame "
+                                   "features there, at this frame" if recurrent else "The transformer has no recurrence to step: choose CNN + GRU")
         self._show_frame()
 
     def _show_frame(self) -> None:

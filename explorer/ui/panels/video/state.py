@@ -28,7 +28,7 @@ from psygnal import evented
 from explorer.engine.video.analysis import VideoTrace, read_and_analyse
 from explorer.engine.video.generated import CLASSES, FRAMES, example
 from explorer.engine.video.io import Clip
-from explorer.engine.video.models import LoadedModel, load
+from explorer.engine.video.models import LoadedModel, VideoModelError, load
 from explorer.ui.panels.state import Runner, hold_events, identity_fields, persisted, run_now
 
 #: The bundled models, by the name the engine loads them under, with the title the panel shows.
@@ -218,6 +218,21 @@ class VideoState:
         if self.clip is None or self.trace is None:
             return
         self.current = min(max(int(index), 0), self.clip.count - 1)
+
+    def recurrence(self):
+        """The model's recurrence over this clip, at the current frame, with the way back (for the RNN panel).
+
+        Raises:
+            VideoModelError: no clip yet, or the model is the transformer (no recurrence).
+        """
+        from explorer.engine.video.recurrence import clip_recurrence
+        from explorer.ui.panels.state import BackLink
+
+        loaded = self.models.get(self.model_name)
+        if self.clip is None or self.trace is None or loaded is None:
+            raise VideoModelError("no clip has been analysed yet: generate or open one first.")
+        back = BackLink("video", {"frame": self.current}, "Back to Video")
+        return clip_recurrence(loaded, self.trace, clip_name=self.clip.name, step=self.current, back=back)
 
     def advance(self) -> None:
         """The next frame, looping (playback)."""

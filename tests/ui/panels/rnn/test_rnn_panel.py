@@ -85,7 +85,7 @@ def test_weights_do_not_change_while_stepping(panel):
     np.testing.assert_array_equal(panel.state.cell.weight_ih, before[0])
     np.testing.assert_array_equal(panel.state.cell.weight_hh, before[1])
     w_norm = panel.norms.curves["‖W‖"].getData()[1]
-    h_norm = panel.norms.curves["‖h_t‖"].getData()[1]
+    h_norm = panel.norms.curves["‖hₜ‖"].getData()[1]
     assert np.ptp(w_norm) == 0 and np.ptp(h_norm) > 0
 
 
