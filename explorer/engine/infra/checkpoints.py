@@ -50,12 +50,48 @@ def load_state_dict(path: str | Path) -> dict[str, Any]:
     elif suffix in PICKLE_SUFFIXES:
         tensors = _load_torch(path)
     else:
-        # Unknown suffix: try the safe readers in turn rather than guess.
-        try:
+        # Unknown suffix: read what the first bytes say it is, rather than guess.
+        kind = sniff(path)
+        if kind == "safetensors":
             tensors = _load_safetensors(path)
-        except CheckpointError:
+        elif kind == "torch":
             tensors = _load_torch(path)
+        else:
+            raise CheckpointError(
+                f"{name}: not a weight file ({kind}). Weights are .safetensors files, or .pt / .pth / .bin "
+                "files saved with torch.save(model.state_dict())."
+            )
     return _strip_prefix(tensors, "module.")
+
+
+#: First bytes of files people open by mistake, for a message that says what the file is.
+_MAGIC = (
+    (b"\x89PNG", "it is a PNG image"),
+    (b"\xff\xd8\xff", "it is a JPEG image"),
+    (b"GIF8", "it is a GIF image"),
+    (b"RIFF", "it is a RIFF file (WebP, WAV or AVI)"),
+    (b"%PDF", "it is a PDF document"),
+    (b"\x1f\x8b", "it is gzip-compressed: unpack it first"),
+)
+
+
+def sniff(path: Path) -> str:
+    """What a file holds by its first bytes: ``"safetensors"``, ``"torch"`` (a zip or a pickle),
+    or a phrase saying what else it is (for the message)."""
+    with path.open("rb") as handle:
+        head = handle.read(16)
+    if len(head) >= 9 and head[8:9] == b"{":  # safetensors: 8-byte header length, then JSON
+        return "safetensors"
+    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":  # torch.save's zip, or a raw pickle
+        return "torch"
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            return what
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "its contents are not a format this app reads"
+    return "it is a text file"
 
 
 def load_config(path: str | Path) -> dict[str, Any]:

@@ -84,3 +84,28 @@ def test_config_absent_is_empty(tmp_path):
 
     save_file({"x": torch.zeros(1)}, str(tmp_path / "bare.safetensors"))
     assert load_config(tmp_path / "bare.safetensors") == {}
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "says"),
+    [
+        ("photo.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 32, "it is a PNG image"),
+        ("photo.jpg", b"\xff\xd8\xff\xe0" + b"\x00" * 32, "it is a JPEG image"),
+        ("notes.txt", b"just some words\n", "it is a text file"),
+        ("blob.dat", bytes(range(200, 256)) * 2, "its contents are not a format this app reads"),
+    ],
+)
+def test_a_file_that_is_not_weights_says_what_it_is(tmp_path, name, content, says):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=f"{name}: not a weight file \\({says}"):
+        load_state_dict(path)
+
+
+def test_weights_under_any_name_are_read_by_their_contents(tmp_path):
+    from safetensors.torch import save_file
+
+    torch.save({"w": torch.ones(3)}, tmp_path / "a.weights")
+    save_file({"w": torch.ones(3)}, str(tmp_path / "b.data"))
+    assert torch.equal(load_state_dict(tmp_path / "a.weights")["w"], torch.ones(3))
+    assert torch.equal(load_state_dict(tmp_path / "b.data")["w"], torch.ones(3))
