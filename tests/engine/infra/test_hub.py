@@ -44,7 +44,7 @@ def test_cancel_stops_the_download(tmp_path, monkeypatch):
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot(tmp_path / "m"))
     reporter = Reporter()
     reporter.cancel()
-    with pytest.raises(Cancelled):
+    with pytest.raises(Cancelled, match="cancelled on request"):
         download_folder("owner/model", reporter=reporter)
 
 
