@@ -175,3 +175,21 @@ def test_training_tasks_are_registered_and_give_a_loss_and_a_snapshot():
         assert truth.shape == (len(CLASSES), 16) and (truth >= 0).all() and (truth <= 1).all()
         assert view.caption == f"last frame: {truth[:, -1].mean():.2f}"
         assert model.training  # the snapshot leaves the model in training mode
+
+
+def test_later_frames_weigh_more_in_the_loss():
+    from explorer.engine.video.models import time_weights
+    from explorer.engine.video.tasks import VideoClipTask
+
+    assert torch.allclose(time_weights(4), torch.tensor([0.1, 0.2, 0.3, 0.4]))
+    task = VideoClipTask("gru", frame_size=32, features=16, hidden=16, channels=8)
+    torch.manual_seed(0)
+    model = task.build_model()
+    batch = task.sample(3, torch.Generator().manual_seed(2))
+    loss, accuracy = task.loss(model, batch)
+    logits = model(batch.frames)  # (B, T, K)
+    T = logits.shape[1]
+    per_frame = torch.stack([nn.functional.cross_entropy(logits[:, t], batch.labels, reduction="none") for t in range(T)], 1)
+    expected = (per_frame * torch.arange(1, T + 1) / (T * (T + 1) / 2)).sum(1).mean()  # (B, T) → scalar
+    assert torch.allclose(loss, expected, atol=1e-6)
+    assert accuracy == float((logits[:, -1].argmax(-1) == batch.labels).float().mean())
