@@ -23,11 +23,10 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: Test files whose data are random (fixed seeds); all fast.
+#: Test files whose data are random (fixed seeds, NumPy and torch generators, global and own); fast.
 SAMPLE = (
     "tests/engine/video/test_video.py",
     "tests/engine/infra/test_scenes.py",
-    "tests/engine/training/test_train.py",
 )
 
 
@@ -114,6 +113,6 @@ def run_sample(digest_file: Path, hash_seed: str) -> dict[str, tuple[int, str]]:
 def test_two_runs_of_a_sample_of_the_suite_draw_identical_data(tmp_path):
     first = run_sample(tmp_path / "first.tsv", "1")
     second = run_sample(tmp_path / "second.tsv", "2")
-    assert len(first) >= 30, len(first)  # every test of the sample reported
+    assert len(first) >= 25, len(first)  # every test of the sample reported
     assert sum(made for made, _ in first.values()) >= 10  # and many made generators of their own
     assert first == second, sorted(node for node in first if second.get(node) != first[node])
