@@ -53,11 +53,25 @@ def test_next_previous_wrap(window):
     assert window.current_key() == PANELS[-1].key
 
 
-def test_unbuilt_panel_says_what_will_be_there(window):
-    for page in window.pages:
-        if not page.spec.available():
-            assert "not built yet" in page._body.text()
-            assert page.spec.promise[:30] in page._body.text()
+def test_every_listed_panel_exists(window):
+    assert all(page.spec.available() for page in window.pages), [p.spec.key for p in window.pages if not p.spec.available()]
+
+
+@pytest.mark.parametrize("module", ["explorer.ui.panels.not_written_yet.panel", "explorer.ui.panels.not_written_yet"])
+def test_unbuilt_panel_says_what_will_be_there(qtbot, context, module):
+    """A panel whose module (or whole package) does not exist yet gets a page that says what it will show."""
+    from explorer.ui.pages import LazyPage
+    from explorer.ui.panels import PanelSpec
+
+    spec = PanelSpec("later", "Later", "a future panel", module, "LaterPanel",
+                     "A view that shows what a future panel will show, in words first.")
+    assert not spec.available()
+    page = LazyPage(spec, context)
+    qtbot.addWidget(page)
+    assert page.built  # nothing to build: the page is final
+    page.build()
+    assert page.panel is None and not page.failed
+    assert page._body.text() == "This panel is not built yet. When it is, it will show:\n\n" + spec.promise
 
 
 def test_open_by_dialog(window, qtbot, monkeypatch, red_png, wait_for_tasks):
@@ -119,8 +133,8 @@ def test_bad_file_keeps_previous_image(window, red_png, tmp_path, wait_for_tasks
 def test_every_bad_case_keeps_image(window, red_png, tmp_path, name, content, wait_for_tasks):
     window.open_path(red_png, background=False)
     path = tmp_path / name
-    if content is None:
-        Image.effect_noise((64, 64), 40).save(path)
+    if content is None:  # a PNG cut short: seeded noise (Pillow's effect_noise is not seedable)
+        Image.fromarray(np.random.default_rng(3).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(path)
         path.write_bytes(path.read_bytes()[:200])
     else:
         path.write_bytes(content)

@@ -37,7 +37,7 @@ class Reporter:
     def check(self) -> None:
         """Raise :class:`Cancelled` if a cancel was requested."""
         if self._cancel.is_set():
-            raise Cancelled()
+            raise Cancelled("cancelled on request")
 
     def report(self, fraction: float, text: str = "") -> None:
         """Pass progress on, then stop here if a cancel was requested."""

@@ -6,6 +6,7 @@
 """
 
 from explorer.engine.training.loop import (
+    SNAPSHOT_KINDS,
     SnapshotView,
     TrainConfig,
     TrainControl,
@@ -20,6 +21,6 @@ from explorer.engine.training.loop import (
 from explorer.engine.training.registry import TaskEntry, available_tasks
 
 __all__ = [
-    "SnapshotView", "TaskEntry", "TrainConfig", "TrainControl", "TrainProgress", "TrainResult", "TrainTask",
+    "SNAPSHOT_KINDS", "SnapshotView", "TaskEntry", "TrainConfig", "TrainControl", "TrainProgress", "TrainResult", "TrainTask",
     "available_tasks", "save_trained", "seed_everything", "train", "train_and_save",
 ]

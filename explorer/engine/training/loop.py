@@ -76,13 +76,23 @@ class TrainTask:
         ]
 
 
+#: How a 2-D snapshot is coloured (DESIGN.md): signed values on the diverging map centred on
+#: zero, probabilities on the sequential map from 0 to 1.
+SNAPSHOT_KINDS = ("diverging", "sequential")
+
+
 @dataclass
 class SnapshotView:
     """A picture of what a model has learned, at one step of training."""
 
     title: str  # what the picture is, e.g. "Position-embedding similarity"
     caption: str  # the figure at this step, e.g. "ρ = -0.42"
-    array: Any  # 2-D signed values (diverging map) or (H, W, 3) uint8
+    array: Any  # 2-D values, coloured by ``kind``, or (H, W, 3) uint8
+    kind: str = "diverging"  # one of SNAPSHOT_KINDS: how a 2-D ``array`` is coloured
+
+    def __post_init__(self) -> None:
+        if self.kind not in SNAPSHOT_KINDS:
+            raise ValueError(f"a snapshot is 'diverging' or 'sequential', not {self.kind!r}")
 
 
 @dataclass

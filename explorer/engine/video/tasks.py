@@ -16,7 +16,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from explorer.engine.training.loop import TrainConfig, TrainTask
+from explorer.engine.training.loop import SnapshotView, TrainConfig, TrainTask
 from explorer.engine.video.generated import CLASSES, FRAME_SIZE, FRAMES, ClipBatch, generate
 from explorer.engine.video.models import VideoClassifier, build, time_weights
 
@@ -63,8 +63,12 @@ class VideoClipTask(TrainTask):
         return loss, accuracy
 
 
-    def snapshot_view(self, model: VideoClassifier) -> tuple[str, Any]:
-        """P(true class) after each frame (columns) for one fixed clip per class (rows): the belief forming."""
+    def snapshot_view(self, model: VideoClassifier) -> SnapshotView:
+        """P(true class) after each frame (columns) for one fixed clip per class (rows): the belief forming.
+
+        Probabilities, so the sequential colour map from 0 to 1; the caption is the mean
+        belief in the true class after the last frame.
+        """
         config = self.model_config()
         probe = generate(len(CLASSES), torch.Generator().manual_seed(999), frames=config["frames"],
                          size=config["frame_size"], labels=torch.arange(len(CLASSES)))
@@ -74,8 +78,8 @@ class VideoClipTask(TrainTask):
             probs = model(probe.frames).softmax(-1)  # (K, T, K)
         model.train(was_training)
         truth = probs[torch.arange(len(CLASSES)), :, probe.labels].numpy()  # (K, T)
-        return "P(true class) after each frame, one clip per class", truth
-
+        return SnapshotView("P(true class) after each frame, one clip per class",
+                            f"last frame: {truth[:, -1].mean():.2f}", truth, kind="sequential")
 
 TRAIN_TASKS: dict[str, Callable[[], TrainTask]] = {
     "video_gru": lambda: VideoClipTask("gru"),

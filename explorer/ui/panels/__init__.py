@@ -22,7 +22,10 @@ class PanelSpec:
     promise: str  # what the page will show, for the plain page before it is built
 
     def available(self) -> bool:
-        return importlib.util.find_spec(self.module) is not None
+        try:
+            return importlib.util.find_spec(self.module) is not None
+        except ModuleNotFoundError:  # the panel's package itself is not there yet
+            return False
 
     def load(self):
         return getattr(importlib.import_module(self.module), self.cls)

@@ -20,8 +20,10 @@ def test_splits_use_disjoint_seeds():
     val = {scenes.split_seed("val", i) for i in range(5000)}
     test = {scenes.split_seed("test", i) for i in range(5000)}
     assert not (train & val) and not (train & test) and not (val & test)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="split must be one of .* \\(got 'holdout'\\)"):
         scenes.split_seed("holdout", 0)
+    with pytest.raises(ValueError, match="scene index must be ≥ 0"):
+        scenes.split_seed("train", -1)
 
 
 @pytest.mark.parametrize("size", [64, 200])
@@ -45,7 +47,7 @@ def test_boxes_hold_every_shape_pixel_and_each_box_holds_its_colour(size):
 
 
 def test_captions_follow_the_layout():
-    counts = set()
+    counts, kinds = set(), set()
     for seed in range(300):
         scene = scenes.generate(seed)
         objs = scene.objects
@@ -59,7 +61,9 @@ def test_captions_follow_the_layout():
                 expected += ["left", "of"] if dx >= abs(dy) else (["above"] if dy > 0 else ["below"])
             expected += ["a", obj.colour, obj.shape]
         assert scene.words == expected
+        assert len(scene.words) == len(scene.word_objects) == len(scene.word_kinds)
         for word, owner, kind in zip(scene.words, scene.word_objects, scene.word_kinds):
+            kinds.add(kind)
             if kind == "colour":
                 assert objs[owner].colour == word
             elif kind == "shape":
@@ -67,10 +71,11 @@ def test_captions_follow_the_layout():
             else:
                 assert owner == -1
     assert counts == {1, 2, 3}
+    assert {"colour", "shape"} < kinds  # both checked branches ran, and the other words too
 
 
 def test_bad_arguments_are_refused():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="between 16 and 4096 pixels \\(got 4\\)"):
         scenes.generate(0, size=4)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="1 to 3 objects \\(got 4\\)"):
         scenes.generate(0, n_objects=4)

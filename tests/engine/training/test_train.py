@@ -49,6 +49,40 @@ def test_same_seed_same_weights_different_seed_different():
     assert not all(torch.equal(a[k], c[k]) for k in a)
 
 
+class Recording(Blobs):
+    """Blobs that keeps every batch it draws."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches = []
+
+    def sample(self, batch_size, generator):
+        batch = super().sample(batch_size, generator)
+        self.batches.append(batch)
+        return batch
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_the_data_are_drawn_from_the_configs_seed(seed):
+    """Batch i of a run is the i-th draw of a generator seeded with config.seed, nothing else."""
+    task = Recording()
+    train(task, TrainConfig(steps=3, batch_size=5, seed=seed))
+    generator = torch.Generator().manual_seed(seed)
+    expected = [Blobs().sample(5, generator) for _ in range(3)]
+    assert len(task.batches) == 3
+    for (x, y), (x_ref, y_ref) in zip(task.batches, expected):
+        assert torch.equal(x, x_ref) and torch.equal(y, y_ref), seed
+
+
+def test_the_weights_start_from_the_configs_seed():
+    config = TrainConfig(steps=1, batch_size=4, lr=1e-9, seed=11)
+    torch.manual_seed(11)
+    fresh = Blobs().build_model()
+    trained = train(Blobs(), config).model
+    for (name, a), b in zip(fresh.state_dict().items(), trained.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-6), name  # one step at lr 1e-9 barely moves them
+
+
 def test_loss_goes_down_and_progress_is_reported():
     seen = []
     result = train(Blobs(), TrainConfig(steps=60, batch_size=64, lr=1e-2, report_every=10), callback=seen.append)
@@ -103,10 +137,14 @@ def test_divergence_stops_with_message_and_keeps_good_weights():
             loss, acc = super().loss(model, batch)
             return (loss * float("nan") if Exploding.calls > 12 else loss), acc
 
-    result = train(Exploding(), TrainConfig(steps=100, report_every=5))
+    result = train(Exploding(), TrainConfig(steps=100, report_every=5, snapshot_every=5))
     assert result.status == "diverged" and "step 13" in result.message
     assert all(torch.isfinite(p).all() for p in result.model.parameters())
     assert result.steps_done == 12
+    # the weights are those of the last report (step 10), not of step 12 after it
+    last_good = result.history[-1]
+    assert last_good.step == 10
+    assert all(torch.equal(v, last_good.snapshot[k]) for k, v in result.model.state_dict().items())
 
 
 @pytest.mark.parametrize(

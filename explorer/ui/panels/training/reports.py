@@ -34,16 +34,13 @@ class Snapshot:
     step: int
     title: str
     caption: str
-    array: Any  # 2-D signed values (diverging map) or (H, W, 3) uint8
+    array: Any  # 2-D values coloured by ``kind``, or (H, W, 3) uint8
+    kind: str = "diverging"  # "diverging" (signed values) or "sequential" (probabilities)
 
     @classmethod
-    def of(cls, step: int, view: SnapshotView | tuple[str, Any]) -> Snapshot:
-        """Read a task's ``snapshot_view``: a :class:`SnapshotView`, or the ``(title, array)``
-        pair the video tasks return (they have no caption)."""
-        if isinstance(view, SnapshotView):
-            return cls(step, view.title, view.caption, view.array)
-        title, array = view
-        return cls(step, str(title), "", array)
+    def of(cls, step: int, view: SnapshotView) -> Snapshot:
+        """Read a task's ``snapshot_view``."""
+        return cls(step, view.title, view.caption, view.array, view.kind)
 
 
 @dataclass(frozen=True, eq=False)

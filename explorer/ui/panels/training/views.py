@@ -40,7 +40,7 @@ class SnapshotStrip(QWidget):
     def add(self, snapshot: Snapshot) -> None:
         text = snapshot.caption
         image = QLabel()
-        image.setPixmap(_to_pixmap(snapshot.array, THUMBNAIL))
+        image.setPixmap(_to_pixmap(snapshot.array, THUMBNAIL, snapshot.kind))
         image.setToolTip(f"step {snapshot.step}" + (f": {text}" if text else ""))
         caption = QLabel(f"step {snapshot.step}" + (f"\n{text}" if text else ""))
         caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -50,12 +50,24 @@ class SnapshotStrip(QWidget):
         self.count += 1
 
 
-def _to_pixmap(array: np.ndarray, size: int) -> QPixmap:
+def _to_pixmap(array: np.ndarray, size: int, kind: str = "diverging") -> QPixmap:
+    """A thumbnail: (H, W, 3) uint8 as it is; 2-D values on the map DESIGN.md gives their kind."""
     array = np.asarray(array)
-    if array.ndim == 2:  # signed values → diverging map
-        low, high = theme.symmetric_levels(array)
-        lut = theme.diverging_cmap().getLookupTable(nPts=256)[:, :3]
-        index = np.clip((array - low) / (high - low) * 255, 0, 255).astype(np.uint8)
-        array = lut[index]
+    if array.ndim == 2:
+        array = colour_2d(array, kind)
     pixmap = QPixmap.fromImage(array_to_qimage(np.ascontiguousarray(array.astype(np.uint8))))
     return pixmap.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation)
+
+
+def colour_2d(values: np.ndarray, kind: str) -> np.ndarray:
+    """(H, W) values → (H, W, 3) uint8: signed values on the diverging map centred on zero,
+    probabilities on the sequential map from 0 to 1 (fixed, so snapshots compare step to step)."""
+    if kind == "sequential":
+        low, high = 0.0, 1.0
+        cmap = theme.sequential_cmap()
+    else:
+        low, high = theme.symmetric_levels(values)
+        cmap = theme.diverging_cmap()
+    lut = cmap.getLookupTable(nPts=256)[:, :3]  # (256, 3)
+    index = np.clip((values - low) / (high - low) * 255, 0, 255).astype(np.uint8)
+    return lut[index]

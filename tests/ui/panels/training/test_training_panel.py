@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -97,12 +98,17 @@ def test_pause_and_resume(panel, qtbot):
     qtbot.waitUntil(lambda: panel.worker is None, timeout=10_000)
 
 
-@pytest.mark.parametrize("text", ["abc", "nan", "-1", "0", "1e9", ""])
-def test_bad_learning_rate_refused(panel, text):
+@pytest.mark.parametrize(
+    "text, words",
+    [("abc", "is not a number"), ("", "is not a number"), ("nan", "greater than 0 and at most 10"),
+     ("-1", "greater than 0 and at most 10"), ("0", "greater than 0 and at most 10"), ("1e9", "at most 10")],
+)
+def test_bad_learning_rate_refused(panel, text, words):
     panel.lr.setText(text)
     panel.start_training()
     assert panel.worker is None
-    assert errors.MESSAGES and "learning rate" in errors.MESSAGES[-1].text.lower() or "number" in errors.MESSAGES[-1].text
+    assert errors.MESSAGES, "no message shown"
+    assert "learning rate" in errors.MESSAGES[-1].text.lower() and words in errors.MESSAGES[-1].text
 
 
 def test_registry_tasks_listed(qtbot, context):
@@ -129,3 +135,31 @@ def test_the_chosen_task_and_its_settings_come_back(qtbot, context):
     assert again.task_combo.currentData() == "video_gru"
     assert (again.steps.value(), again.seed.value()) == (2, 11)
     assert again.lr.text() == first.lr.text() and "Video panel" in again.task_info.text()
+
+
+@pytest.mark.parametrize(
+    "kind, values, ends",
+    [
+        # probabilities: 0 and 1 are the two ends of the sequential map, whatever the range shown
+        ("sequential", [[0.0, 1.0]], (0.0, 1.0)),
+        ("sequential", [[0.0, 0.5]], (0.0, 0.5)),
+        # signed values: the diverging map centred on zero, reaching the largest magnitude
+        ("diverging", [[-2.0, 2.0]], (0.0, 1.0)),
+        ("diverging", [[0.0, 3.0]], (0.5, 1.0)),
+    ],
+)
+def test_snapshot_thumbnails_use_the_colour_map_of_their_kind(qtbot, kind, values, ends):
+    from explorer.ui import theme
+    from explorer.ui.panels.training.reports import Snapshot
+    from explorer.ui.panels.training.views import SnapshotStrip
+
+    strip = SnapshotStrip()
+    qtbot.addWidget(strip)
+    strip.show_snapshots((Snapshot(1, "t", "", np.array(values), kind),))
+    image = strip.grid.itemAtPosition(0, 0).widget().pixmap().toImage()
+    cmap = theme.sequential_cmap() if kind == "sequential" else theme.diverging_cmap()
+    lut = cmap.getLookupTable(nPts=256)[:, :3]
+    for x, position in zip((0, image.width() - 1), ends):
+        colour = image.pixelColor(x, image.height() // 2)
+        expected = lut[int(np.clip(position * 255, 0, 255))]
+        assert (colour.red(), colour.green(), colour.blue()) == tuple(int(c) for c in expected), (kind, x)

@@ -170,8 +170,8 @@ def test_a_new_run_starts_empty(tmp_path):
     assert state.saved_path != first and first.is_file()
 
 
-def test_video_snapshots_arrive_as_a_title_and_an_array(tmp_path):
-    """The video tasks' snapshot_view returns (title, array), not a SnapshotView: it must still show."""
+def test_video_snapshots_are_probabilities_with_a_caption(tmp_path):
+    """The video tasks' snapshot is P(true class) per frame: a SnapshotView on the sequential map."""
     entry = available_tasks()["video_gru"]
     state = TrainingState(tmp_path / "trained", tasks={"video_gru": entry})
     state.steps, state.snapshot_every = 2, 1
@@ -179,9 +179,23 @@ def test_video_snapshots_arrive_as_a_title_and_an_array(tmp_path):
     assert state.phase == "finished" and state.result.steps_done == 2
     assert [s.step for s in state.snapshots] == [1, 2]
     picture = state.snapshots[-1]
-    assert picture.title.startswith("P(true class)") and picture.caption == ""
-    assert np.asarray(picture.array).ndim == 2
+    assert picture.title.startswith("P(true class)") and picture.kind == "sequential"
+    truth = np.asarray(picture.array)  # (classes, frames)
+    assert truth.ndim == 2 and (truth >= 0).all() and (truth <= 1).all()
+    assert picture.caption == f"last frame: {truth[:, -1].mean():.2f}"
     assert state.snapshot_heading.startswith("P(true class)")
+
+
+def test_signed_snapshots_stay_diverging(tmp_path):
+    state = make_state(tmp_path)
+    state.snapshot_every = 20
+    state.start()
+    assert [s.kind for s in state.snapshots] == ["diverging", "diverging"]
+
+
+def test_a_snapshot_kind_is_one_of_the_two_maps():
+    with pytest.raises(ValueError, match="'diverging' or 'sequential', not 'rainbow'"):
+        SnapshotView("t", "c", np.zeros((2, 2)), kind="rainbow")
 
 
 def test_a_cancelled_run_is_not_saved_until_the_user_asks(tmp_path):

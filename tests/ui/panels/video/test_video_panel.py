@@ -25,8 +25,7 @@ def panel(qtbot, context, wait_for_tasks):
 def test_scrubbing_updates_every_view(panel, qtbot):
     T = panel.state.clip.count
     assert T == 16 and panel.slider.maximum() == T - 1
-    for index in np.random.default_rng().permutation(T)[:5]:
-        index = int(index)
+    for index in (7, 0, T - 1, 3, 11):  # both ends, and back and forth
         panel.slider.setValue(index)
         assert panel.state.current == index
         assert panel.frame_label.text().startswith(f"frame {index + 1} / {T}")
