@@ -19,11 +19,9 @@ TESTS = ROOT / "tests"
 PENDING: tuple[str, ...] = (
     "tests/engine/attention",
     "tests/engine/captioning",
-    "tests/engine/rnn",
     "tests/engine/vit",
     "tests/ui/panels/attention",
     "tests/ui/panels/captioning",
-    "tests/ui/panels/rnn",
     "tests/ui/panels/vit",
     "tests/ui/widgets",
 )

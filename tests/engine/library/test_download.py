@@ -67,7 +67,7 @@ def test_cancel_stops_the_transfer_and_keeps_finished_files(hub, cache):
     server = hub({"tester/slow": files}, delay=0.004)
     reporter = Reporter()
     reporter._on_progress = lambda fraction, text: reporter.cancel() if fraction > 0.3 else None
-    with pytest.raises(Cancelled):
+    with pytest.raises(Cancelled, match="cancelled on request"):
         download_folder("tester/slow", cache_dir=cache, reporter=reporter)
     body = server.gets("model.safetensors")
     assert len(body) == 1 and not body[0].wait().complete
@@ -84,7 +84,7 @@ def test_download_resumes_after_a_cancel_without_fetching_finished_files(hub, ca
     server = hub({"tester/slow": files}, delay=0.004)
     reporter = Reporter()
     reporter._on_progress = lambda fraction, text: reporter.cancel() if fraction > 0.3 else None
-    with pytest.raises(Cancelled):
+    with pytest.raises(Cancelled, match="cancelled on request"):
         download_folder("tester/slow", cache_dir=cache, reporter=reporter)
     server.delay = 0.0
     plan = plan_download("tester/slow", cache_dir=cache)
