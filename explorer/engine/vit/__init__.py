@@ -32,6 +32,7 @@ from explorer.engine.vit.loading import (
     LoadedViT,
     available_devices,
     bundled_path,
+    from_state_dict,
     imagenet_classes,
     load,
     pick_device,
@@ -43,6 +44,6 @@ from explorer.engine.vit.trace import AttentionMaps, ViTTrace
 __all__ = [
     "BUNDLED", "DEFAULT_BUNDLED", "IMAGENET_MEAN", "IMAGENET_STD", "MAX_INPUT", "MAX_PATCHES", "PRESETS",
     "AttentionMaps", "LoadedViT", "ResizePlan", "TokenLayout", "ViTConfig", "ViTFormatError", "ViTTrace",
-    "VisionTransformer", "attention_map", "available_devices", "bundled_path", "imagenet_classes", "load",
+    "VisionTransformer", "attention_map", "available_devices", "bundled_path", "from_state_dict", "imagenet_classes", "load",
     "mean_attention_distance", "pick_device", "position_locality", "position_similarity", "rollout", "token_norms",
 ]

@@ -148,12 +148,14 @@ def attention_distance(attention: torch.Tensor, distances: torch.Tensor) -> torc
 
     The special tokens are left out on both sides: each query patch's weights over
     the patches are renormalised to sum to 1, the weighted mean distance is taken,
-    and these are averaged over the query patches.
+    and these are averaged over the query patches. Float32 with one pass over the
+    map (a 1,370-token layer is 22 M weights).
     """
     n = distances.shape[0]
-    weights = attention[:, -n:, -n:].double()  # (heads, N, N)
-    weights = weights / weights.sum(dim=-1, keepdim=True).clamp_min(1e-30)
-    return (weights * distances.double()).sum(dim=-1).mean(dim=-1).float()  # (heads,)
+    weights = attention[:, -n:, -n:]  # (heads, N, N)
+    weighted = torch.einsum("hij,ij->hi", weights, distances.to(weights.dtype))  # (heads, N)
+    mass = weights.sum(dim=-1).clamp_min(1e-30)  # (heads, N)
+    return (weighted / mass).mean(dim=-1)  # (heads,)
 
 
 def mean_attention_distance(attentions: Sequence[torch.Tensor], grid: tuple[int, int], patch_size: int) -> torch.Tensor:

@@ -203,6 +203,11 @@ def load(path_or_name: str | Path, device: str = "cpu") -> LoadedViT:
     return model.to(device)
 
 
+def from_state_dict(state_dict: dict[str, Any], name: str = "state dict", device: str = "cpu", **known: Any) -> LoadedViT:
+    """A ViT from tensors already in memory (any layout :func:`load` reads); ``known`` as a config.json would give."""
+    return _finish(read(state_dict), name, **known).to(device)
+
+
 def _read_weights(path: Path) -> dict[str, Any]:
     try:
         return load_state_dict(path)
@@ -326,4 +331,4 @@ def _load_timm_folder(folder: Path, cfg: dict[str, Any], weights: Path | None) -
     return _finish(reading, folder.name, **known)
 
 
-__all__ += ["available_devices", "bundled_path", "pick_device"]
+__all__ += ["available_devices", "bundled_path", "from_state_dict", "pick_device"]
