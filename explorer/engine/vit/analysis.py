@@ -66,9 +66,13 @@ def rollout(attentions: Sequence[torch.Tensor], head_fusion: str = "mean", disca
     return result
 
 
-def rollout_row(layers: Sequence[torch.Tensor], query: int) -> torch.Tensor:
-    """Row ``query`` of the rollout from its layer factors (:func:`rollout_layer`), (T,): e_q·A_L·…·A_1."""
-    row = layers[-1][query]  # (T,)
+def rollout_row(layers: Sequence[torch.Tensor], query: int | torch.Tensor) -> torch.Tensor:
+    """Row ``query`` of the rollout from its layer factors (:func:`rollout_layer`), (T,): e_q·A_L·…·A_1.
+
+    ``query`` may be a (T,) row of weights instead of a token index (the attention
+    pool's probe over the final tokens): the rollout of that mixture.
+    """
+    row = layers[-1][query] if isinstance(query, int) else query @ layers[-1]  # (T,)
     for a in reversed(layers[:-1]):
         row = row @ a
     return row

@@ -235,7 +235,7 @@ def configure(reading: Reading, **known: Any) -> tuple[ViTConfig, list[str]]:
         notes.append(f"{config.act} assumed (OpenAI's CLIP uses quick-GELU, OpenCLIP's LAION models and timm's "
                      "non-quickgelu CLIP models exact GELU; the file does not say)")
     notes += more
-    notes.append(f"position embeddings at other sizes: resampled as {RULES[config.pos_interpolation].whose}")
+    notes.append(f"position embeddings at other sizes: resampled {RULES[config.pos_interpolation].whose}")
     return config, notes
 
 

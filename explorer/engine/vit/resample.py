@@ -23,17 +23,17 @@ import torch.nn.functional as F
 
 @dataclass(frozen=True)
 class Rule:
-    whose: str  # the libraries that resample this way, for the model's notes
+    whose: str  # how, and which libraries do so, for the model's notes
     antialias: bool = False
     align_corners: bool = False
     offset: float = 0.0  # > 0: DINO's scale_factor = (g + offset) / M instead of an output size
 
 
 RULES: dict[str, Rule] = {
-    "bicubic": Rule("transformers (bicubic to the grid)"),
-    "bicubic-antialias": Rule("timm (bicubic with antialiasing)", antialias=True),
-    "bicubic-offset": Rule("DINO / DINOv2 (bicubic, scale (g + 0.1) / M)", offset=0.1),
-    "bicubic-corners": Rule("torchvision (bicubic, align_corners=True)", align_corners=True),
+    "bicubic": Rule("bicubically (as transformers does)"),
+    "bicubic-antialias": Rule("bicubically with antialiasing (as timm and OpenCLIP do)", antialias=True),
+    "bicubic-offset": Rule("bicubically at scale (g + 0.1) / M (as DINO and DINOv2 do)", offset=0.1),
+    "bicubic-corners": Rule("bicubically with align_corners (as torchvision does)", align_corners=True),
 }
 
 

@@ -67,10 +67,10 @@ def test_encoder_controls_pick_layer_head_query_and_rollout(qtbot, panel):
     trace = panel.state.result.trace
     page.layer.setCurrentIndex(0)
     page.head.setCurrentIndex(2)  # head 2
-    np.testing.assert_allclose(page.map, va.attention_map(trace.attentions[0], trace.grid, 0, 1).numpy(), atol=1e-7)
+    np.testing.assert_allclose(page.map, va.attention_map(trace.attentions[0], trace.grid, 0, 1).numpy(), atol=1e-6)
     panel.select_patch(5)
     page.query.setCurrentIndex(1)
-    np.testing.assert_allclose(page.map, va.attention_map(trace.attentions[0], trace.grid, 6, 1).numpy(), atol=1e-7)
+    np.testing.assert_allclose(page.map, va.attention_map(trace.attentions[0], trace.grid, 6, 1).numpy(), atol=1e-6)
     page.mode.setCurrentIndex(1)
     page.fusion.setCurrentText("max")
     page.discard.setValue(0.5)
@@ -100,7 +100,7 @@ def test_other_input_sizes_resample_position_embeddings(qtbot, panel, wait_for_t
     wait_for_tasks()
     grid = panel.state.model.config.grid + 2
     qtbot.waitUntil(lambda: panel.state.result.trace.grid == (grid, grid), timeout=10_000)
-    assert "resampled bicubically" in panel.pages[3].note.text()
+    assert "resampled bicubically" in panel.pages[3].note.text() and "grid" in panel.pages[3].note.text()
 
 
 def test_exports(qtbot, panel, tmp_path):
@@ -109,7 +109,7 @@ def test_exports(qtbot, panel, tmp_path):
     n = panel.state.result.trace.num_patches + 1
     assert array.shape == (cfg.depth, cfg.heads, n, n) and array.dtype == np.float32
     np.testing.assert_allclose(array.sum(-1), 1.0, atol=1e-5)
-    for index in range(6):
+    for index in range(len(panel.pages)):
         path = panel.export_page_png(tmp_path / f"step{index}.png", index)
         assert path.stat().st_size > 1000
 
@@ -162,7 +162,7 @@ def test_clicking_the_encoder_image_attends_from_that_patch(qtbot, panel):
     qtbot.waitUntil(lambda: panel.state.selection.patch == 1 * gw + 3, timeout=3000)
     assert page.query.currentText() == "from the selected patch"
     expected = va.attention_map(trace.attentions[-1], trace.grid, 1 * gw + 3 + 1, None).numpy()
-    np.testing.assert_allclose(page.map, expected, atol=1e-7)
+    np.testing.assert_allclose(page.map, expected, atol=1e-6)
     assert page.view.selection.isVisible()
 
 
