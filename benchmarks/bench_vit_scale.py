@@ -10,6 +10,7 @@ a trace (one layer's full map, one query's rows, the rollout factors, the mean
 attention distance of every layer).
 
     PYTHONPATH=. python benchmarks/bench_vit_scale.py --threads 2 --repeats 10 [--device cuda]
+    PYTHONPATH=. python benchmarks/bench_vit_scale.py --process-peak
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--size", type=int, default=518)
     parser.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
+    parser.add_argument("--process-peak", action="store_true",
+                        help="only: the peak of a process that holds our model alone while it traces (CPU)")
     args = parser.parse_args()
     import timm
 
@@ -78,8 +81,15 @@ def main() -> int:
         for p in plain.parameters():
             p.add_(torch.randn(p.shape) * 0.02)
     ours = vit.from_state_dict(plain.state_dict(), "DINOv2-B/14 (random)", device=device)
-    plain.to(device)
     x = torch.randn(1, 3, args.size, args.size, device=device)
+    if args.process_peak:
+        del plain
+        model_mb = sum(p.numel() for p in ours.net.parameters()) * 4 / 1e6
+        above = peak_above_now(lambda: ours.trace(x))
+        print(f"process holding only our model ({model_mb:.0f} MB of weights): peak {_status('VmHWM') / 1e6:.0f} MB "
+              f"while tracing ({above:.0f} MB above its size before)")
+        return 0
+    plain.to(device)
 
     def run_plain() -> None:
         with torch.no_grad():

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from explorer.engine.vit.resample import RULES
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -84,8 +86,6 @@ class ViTConfig:
                                      ("resample", self.resample, INTERPOLATIONS)):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)} (got {value!r})")
-        from explorer.engine.vit.resample import RULES
-
         if self.pos_interpolation not in RULES:
             raise ValueError(f"pos_interpolation must be one of {', '.join(RULES)} (got {self.pos_interpolation!r})")
         if not 0 <= self.pos_prefix <= int(self.class_token) + int(self.distillation_token):
