@@ -26,7 +26,7 @@ from PIL import Image
 
 from explorer.assets import resource_path
 from explorer.engine.infra.checkpoints import CheckpointError, load_config, load_state_dict
-from explorer.engine.vit import preprocessing as prep
+import explorer.engine.vit.preprocessing as prep
 from explorer.engine.vit.families import MODEL_TYPES
 from explorer.engine.vit.formats import Reading, ViTFormatError, build, fill_optional, infer_config, read
 from explorer.engine.vit.hf_config import check_against_weights, hf_known, hf_vision_config
