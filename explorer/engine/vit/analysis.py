@@ -6,6 +6,8 @@ the weights) and return plain tensors or arrays; nothing here knows about Qt.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -24,53 +26,88 @@ def fuse_heads(attention: torch.Tensor, how: str = "mean") -> torch.Tensor:
     raise ValueError(f"head fusion must be one of {', '.join(HEAD_FUSIONS)} (got {how!r})")
 
 
-def rollout(attentions: list[torch.Tensor], head_fusion: str = "mean", discard_ratio: float = 0.0) -> torch.Tensor:
-    """Attention rollout (Abnar & Zuidema 2020): the attention that flows from every token to every input token.
+def rollout_layer(attention: torch.Tensor, head_fusion: str = "mean", discard_ratio: float = 0.0,
+                  protect: int = 1) -> torch.Tensor:
+    """One layer's factor of the rollout: heads fused, weakest entries discarded, identity added, rows renormalised.
 
-    Per layer: fuse the heads; zero the weakest ``discard_ratio`` of the entries,
-    except those in the [CLS] column (attention *to* the class token is never
-    discarded, so its path stays intact); add the identity for the residual
-    connection; renormalise the rows; multiply the layers together, first layer
-    on the right. Returns (T, T), rows summing to 1; row 0 is the [CLS] row.
+    The first ``protect`` columns — attention *to* the special tokens ([CLS],
+    [DIST], registers) — are never discarded, so their paths stay intact.
+    Returns (T, T).
     """
-    if not attentions:
-        raise ValueError("rollout needs at least one layer of attention")
     if not 0.0 <= discard_ratio < 1.0:
         raise ValueError(f"discard ratio must be in [0, 1) (got {discard_ratio})")
-    tokens = attentions[0].shape[-1]
-    eye = torch.eye(tokens, dtype=attentions[0].dtype)
-    result = eye.clone()
+    tokens = attention.shape[-1]
+    fused = fuse_heads(attention, head_fusion).clone()  # (T, T)
+    if discard_ratio > 0 and protect < tokens:
+        rest = fused[:, protect:].reshape(-1).clone()  # every entry outside the protected columns
+        count = int(rest.numel() * discard_ratio)
+        if count:
+            rest[rest.topk(count, largest=False).indices] = 0
+            fused[:, protect:] = rest.view(tokens, tokens - protect)
+    a = fused + torch.eye(tokens, dtype=fused.dtype)
+    return a / a.sum(dim=-1, keepdim=True)  # (T, T)
+
+
+def rollout(attentions: Sequence[torch.Tensor], head_fusion: str = "mean", discard_ratio: float = 0.0,
+            protect: int = 1) -> torch.Tensor:
+    """Attention rollout (Abnar & Zuidema 2020): the attention that flows from every token to every input token.
+
+    The product of :func:`rollout_layer` over the layers, first layer on the right.
+    Returns (T, T), rows summing to 1. For one query row of a long sequence,
+    :func:`rollout_row` on the layer factors costs T² a layer instead of T³.
+    """
+    if not len(attentions):
+        raise ValueError("rollout needs at least one layer of attention")
+    fuse_heads(attentions[0][:1, :1, :1], head_fusion)  # a bad fusion name fails before any work
+    result = None
     for attention in attentions:
-        fused = fuse_heads(attention, head_fusion).clone()  # (T, T)
-        if discard_ratio > 0:
-            candidates = fused[:, 1:].reshape(-1)  # every entry outside the [CLS] column
-            count = int(candidates.numel() * discard_ratio)
-            if count:
-                lowest = candidates.topk(count, largest=False).indices
-                rest = fused[:, 1:].clone().reshape(-1)
-                rest[lowest] = 0
-                fused[:, 1:] = rest.view(tokens, tokens - 1)
-        a = fused + eye
-        a = a / a.sum(dim=-1, keepdim=True)  # (T, T)
-        result = a @ result
+        a = rollout_layer(attention, head_fusion, discard_ratio, protect)
+        result = a if result is None else a @ result
     return result
+
+
+def rollout_row(layers: Sequence[torch.Tensor], query: int | torch.Tensor) -> torch.Tensor:
+    """Row ``query`` of the rollout from its layer factors (:func:`rollout_layer`), (T,): e_q·A_L·…·A_1.
+
+    ``query`` may be a (T,) row of weights instead of a token index (the attention
+    pool's probe over the final tokens): the rollout of that mixture.
+    """
+    row = layers[-1][query] if isinstance(query, int) else query @ layers[-1]  # (T,)
+    for a in reversed(layers[:-1]):
+        row = row @ a
+    return row
+
+
+def leading_tokens(attention: torch.Tensor, grid: tuple[int, int]) -> int:
+    """How many special tokens precede the patches in a (…, T) attention over a gh×gw grid."""
+    leading = attention.shape[-1] - grid[0] * grid[1]
+    if leading < 0:
+        raise ValueError(f"{attention.shape[-1]} tokens cannot hold a {grid[0]}×{grid[1]} grid of patches")
+    return leading
 
 
 def attention_map(attention: torch.Tensor, grid: tuple[int, int], query: int = 0, head: int | None = None) -> torch.Tensor:
     """One query token's attention over the patches as a (gh, gw) map.
 
-    ``attention`` is one layer's (heads, T, T); ``query`` 0 is [CLS], i + 1 is patch i;
-    ``head`` None means the mean over heads. The weight on [CLS] itself is left out
-    (the map sums to 1 minus it).
+    ``attention`` is one layer's (heads, T, T), or one query's rows (heads, T);
+    ``head`` None means the mean over heads. The weights on the special tokens
+    in front ([CLS], [DIST], registers) are left out: the map sums to 1 minus them.
     """
-    weights = attention.mean(dim=0) if head is None else attention[head]  # (T, T)
-    return weights[query, 1:].reshape(grid)
+    leading = leading_tokens(attention, grid)
+    rows = attention[:, query] if attention.ndim == 3 else attention  # (heads, T)
+    weights = rows.mean(dim=0) if head is None else rows[head]  # (T,)
+    return weights[leading:].reshape(grid)
 
 
-def position_similarity(pos_embed: torch.Tensor) -> torch.Tensor:
-    """Cosine similarity of every patch's position embedding with every other, (N, N) ([CLS] left out)."""
-    patches = F.normalize(pos_embed[1:].detach().float(), dim=-1)  # (N, D)
-    return patches @ patches.T  # (N, N)
+def position_similarity(pos_embed: torch.Tensor, patches: int | None = None) -> torch.Tensor:
+    """Cosine similarity of every patch's position embedding with every other, (N, N).
+
+    The patches' embeddings are the last ``patches`` rows (the special tokens' come first);
+    None: all rows but the first (a table with one class token).
+    """
+    rows = pos_embed[1:] if patches is None else pos_embed[pos_embed.shape[0] - patches:]
+    unit = F.normalize(rows.detach().float(), dim=-1)  # (N, D)
+    return unit @ unit.T  # (N, N)
 
 
 def grid_distances(grid: tuple[int, int]) -> torch.Tensor:
@@ -104,26 +141,51 @@ def position_locality(pos_embed: torch.Tensor, grid: tuple[int, int]) -> float:
 
     Strongly negative (≤ −0.5) means near patches have similar embeddings: the model learned 2-D layout.
     """
-    sim = position_similarity(pos_embed)
+    sim = position_similarity(pos_embed, grid[0] * grid[1])
     dist = grid_distances(grid)
     upper = torch.triu_indices(sim.shape[0], sim.shape[0], offset=1)
     return spearman(sim[upper[0], upper[1]].numpy(), dist[upper[0], upper[1]].numpy())
 
 
-def mean_attention_distance(attentions: list[torch.Tensor], grid: tuple[int, int], patch_size: int) -> torch.Tensor:
-    """(depth, heads): the attention-weighted distance between patch centres, in pixels (ViT paper, Fig. 7 right).
+def attention_distance(attention: torch.Tensor, distances: torch.Tensor) -> torch.Tensor:
+    """(heads,): one layer's attention-weighted distance between patches; ``distances`` (N, N) from :func:`grid_distances`.
 
-    The class token is left out on both sides: for each query patch, its weights
-    over the other patches are renormalised to sum to 1, the weighted mean
-    distance is taken, and these are averaged over the query patches.
+    The special tokens are left out on both sides: each query patch's weights over
+    the patches are renormalised to sum to 1, the weighted mean distance is taken,
+    and these are averaged over the query patches. Float32 with one pass over the
+    map (a 1,370-token layer is 22 M weights).
     """
+    n = distances.shape[0]
+    weights = attention[:, -n:, -n:]  # (heads, N, N)
+    weighted = torch.einsum("hij,ij->hi", weights, distances.to(weights.dtype))  # (heads, N)
+    mass = weights.sum(dim=-1).clamp_min(1e-30)  # (heads, N)
+    return (weighted / mass).mean(dim=-1)  # (heads,)
+
+
+def mean_attention_distance(attentions: Sequence[torch.Tensor], grid: tuple[int, int], patch_size: int) -> torch.Tensor:
+    """(depth, heads): the attention-weighted distance between patch centres, in pixels (ViT paper, Fig. 7 right)."""
     dist = grid_distances(grid) * patch_size  # (N, N) pixels
-    out = []
-    for attention in attentions:
-        weights = attention[:, 1:, 1:].double()  # (heads, N, N)
-        weights = weights / weights.sum(dim=-1, keepdim=True).clamp_min(1e-30)
-        out.append((weights * dist.double()).sum(dim=-1).mean(dim=-1))  # (heads,)
-    return torch.stack(out).float()  # (depth, heads)
+    return torch.stack([attention_distance(a, dist) for a in attentions])  # (depth, heads)
+
+
+def token_norms(tokens: Sequence[torch.Tensor]) -> torch.Tensor:
+    """(depth + 1, T): the L2 norm of every token after every block (row 0: the encoder input)."""
+    return torch.stack([t.float().norm(dim=-1) for t in tokens])
+
+
+def high_norm_patches(norms: torch.Tensor, leading: int, spread: float = 6.0) -> torch.Tensor:
+    """(N,) bool: the patch tokens whose norm is an outlier among the patches of one layer.
+
+    Darcet et al. (2024) find a few patch tokens, mostly in background regions,
+    whose output norm is many times the rest's from the middle layers on; they
+    hold global information and dominate [CLS] attention maps. Outlier here:
+    above the median by more than ``spread`` robust standard deviations
+    (1.4826 · median absolute deviation) and above twice the median.
+    """
+    patches = norms[leading:].double()  # (N,)
+    median = patches.median()
+    mad = (patches - median).abs().median() * 1.4826
+    return (patches > median + spread * mad) & (patches > 2 * median)
 
 
 def filter_components(proj_weight: torch.Tensor, count: int = 28) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,4 @@
-"""Vision Transformer engine: load any ViT checkpoint, prepare an image, trace the six steps.
+"""Vision Transformer engine: load any ViT checkpoint, prepare an image, trace it.
 
 ::
 
@@ -8,45 +8,54 @@
 
 Weight files are read only through :func:`explorer.engine.infra.checkpoints.load_state_dict`
 (safetensors, or ``torch.load(weights_only=True)``), so nothing opened runs code.
-Analyses of a trace live in :mod:`explorer.engine.vit.analysis`.
+Folders: transformers (``config.json`` with ``model_type``), timm hub folders
+(``config.json`` with ``architecture`` and ``pretrained_cfg``) and OpenCLIP
+(``open_clip_config.json``). A weight file inside such a folder is read with it.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from PIL import Image
 
 from explorer.assets import resource_path
 from explorer.engine.infra.checkpoints import CheckpointError, load_config, load_state_dict
-from explorer.engine.infra.images import to_rgb
-from explorer.engine.vit.formats import ViTFormatError, build, fill_optional, infer_config, to_timm_layout
-from explorer.engine.vit.model import IMAGENET_MEAN, IMAGENET_STD, VisionTransformer, ViTConfig, ViTTrace
+import explorer.engine.vit.preprocessing as prep
+from explorer.engine.vit.families import MODEL_TYPES
+from explorer.engine.vit.formats import Reading, ViTFormatError, build, fill_optional, infer_config, read
+from explorer.engine.vit.hf_config import check_against_weights, hf_known, hf_vision_config
+from explorer.engine.vit.model import VisionTransformer, ViTConfig, ViTTrace
+from explorer.engine.vit.preprocessing import ResizePlan
+from explorer.engine.vit.resample import RULES
 
-__all__ = [
-    "BUNDLED",
-    "LoadedViT",
-    "ResizePlan",
-    "ViTConfig",
-    "ViTFormatError",
-    "ViTTrace",
-    "imagenet_classes",
-    "load",
-]
+__all__ = ["BUNDLED", "LoadedViT", "ResizePlan", "ViTConfig", "ViTFormatError", "ViTTrace", "imagenet_classes", "load"]
 
 #: Bundled model names → file in resources/models.
 BUNDLED = {"shapes": "vit_shapes.safetensors"}
 DEFAULT_BUNDLED = "shapes"
 #: The largest input side accepted (position embeddings are resampled to it).
 MAX_INPUT = 1024
-#: At most this many patches are traced: every attention map is kept, (heads, N+1, N+1) per layer.
-MAX_PATCHES = 1024
+#: At most this many patches are traced (DINOv2 at 518 px has 37 × 37 = 1369).
+MAX_PATCHES = 1600
+#: What a training script of the DINO family pickles besides the weights.
+DINO_FULL_CHECKPOINT = (
+    "{name}: this looks like the full checkpoint DINO's main_dino.py writes: besides the weights it pickles the "
+    "training arguments (an argparse.Namespace), and weights-only loading refuses pickled objects because "
+    "unpickling can run code. Save the teacher alone, once, in a Python session where you trust this file:\n"
+    "    ck = torch.load('{name}', map_location='cpu', weights_only=False)\n"
+    "    torch.save(ck['teacher'], 'teacher.pth')\n"
+    "and open teacher.pth (the backbone is read, the projection head dropped)."
+)
+HF_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
+OPEN_CLIP_WEIGHTS = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
+SOURCES = {"timm": "timm", "dinov2": "original", "torchvision": "torchvision", "huggingface": "huggingface",
+           "huggingface-clip": "huggingface", "openai-clip": "original"}
 
 
 @lru_cache(maxsize=1)
@@ -59,41 +68,37 @@ def imagenet_classes() -> tuple[str, ...]:
     return names
 
 
-@dataclass(frozen=True)
-class ResizePlan:
-    """How an image becomes the model's input: resize to ``resized``, then crop ``crop`` out of it.
+def available_devices() -> list[str]:
+    """"cpu", and "cuda" / "mps" where this torch can use them."""
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices.append("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        devices.append("mps")
+    return devices
 
-    ``source_box`` is the crop in the original image's pixels (left, top, right, bottom),
-    for drawing what the model sees on the user's image.
-    """
 
-    original: tuple[int, int]  # (w, h)
-    resized: tuple[int, int]  # (w, h)
-    crop: tuple[int, int, int, int]  # in resized pixels
-    source_box: tuple[float, float, float, float]
-
-    @property
-    def input_size(self) -> tuple[int, int]:
-        return self.crop[2] - self.crop[0], self.crop[3] - self.crop[1]
-
-    def describe(self) -> str:
-        w, h = self.original
-        iw, ih = self.input_size
-        rw, rh = self.resized
-        if (rw, rh) == (iw, ih):
-            return f"{w}×{h} resized to {iw}×{ih}"
-        return f"{w}×{h} resized to {rw}×{rh}, centre crop {iw}×{ih}"
+def pick_device(choice: str = "auto") -> str:
+    """"auto" → the GPU torch has (CUDA, then MPS), else the CPU; a named device must be available."""
+    devices = available_devices()
+    if choice == "auto":
+        return "cuda" if "cuda" in devices else "mps" if "mps" in devices else "cpu"
+    if choice not in devices:
+        raise ValueError(f"device {choice!r} is not available here (torch sees: {', '.join(devices)})")
+    return choice
 
 
 @dataclass
 class LoadedViT:
-    """A ViT ready to run: the network, its config, class names and where it came from."""
+    """A ViT ready to run: the network, its config, class names, where it came from and where it runs."""
 
     net: VisionTransformer
     config: ViTConfig
     name: str
     notes: list[str] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
+    device: str = "cpu"
 
     @property
     def class_names(self) -> list[str]:
@@ -104,65 +109,58 @@ class LoadedViT:
             return list(imagenet_classes())
         return [f"class {i}" for i in range(k)]
 
+    @property
+    def generated_only(self) -> bool:
+        """Trained only on this project's generated scenes (bundled or retrained): meaningless on photos."""
+        return self.config.source in ("bundled", "trained in this app") or self.metrics.get("task") == "vit-shapes"
+
+    @property
+    def preprocessing_assumed(self) -> bool:
+        return not self.config.preprocessing_from
+
     def describe(self) -> str:
-        return f"{self.name}: ViT, {self.config.describe()} ({self.config.source} layout)"
+        return f"{self.name}: {self.config.family}, {self.config.describe()} ({self.config.source}) on {self.device}"
+
+    def to(self, device: str) -> LoadedViT:
+        """This model on ``device`` ("cpu", "cuda", "mps" or "auto")."""
+        device = pick_device(device)
+        self.net.to(device)
+        self.device = device
+        return self
+
+    def with_preprocessing(self, **fields_: Any) -> LoadedViT:
+        """The same network with other preprocessing (mean, std, crop_pct, resample, resize_mode), said to be yours."""
+        config = replace(self.config, **fields_, preprocessing_from="set by you")
+        return replace(self, config=config)
 
     # -- input -----------------------------------------------------------------------------
-    def resize_plan(self, width: int, height: int, input_size: int | None = None) -> ResizePlan:
-        """Shorter side to ``input_size / crop_pct``, then a centre square of ``input_size``."""
-        if width < 1 or height < 1:
-            raise ValueError(f"the image has no pixels ({width}×{height})")
-        side = int(input_size or self.config.image_size)
+    def input_side(self, input_size: int | None = None) -> int:
+        side = int(input_size or self.config.default_input_size)
         p = self.config.patch_size
         if not p <= side <= MAX_INPUT:
             raise ValueError(f"input size must be between {p} and {MAX_INPUT} pixels (got {side})")
         side -= side % p
         if (side // p) ** 2 > MAX_PATCHES:
-            raise ValueError(
-                f"input size {side} px gives {(side // p) ** 2} patches of {p}×{p}; at most {MAX_PATCHES} "
-                f"are traced (every attention map is kept). Choose at most {int(MAX_PATCHES ** 0.5) * p} px."
-            )
-        if self.config.crop_pct >= 1.0 and self.config.source == "huggingface":
-            # Hugging Face's ViTImageProcessor squashes the whole image to the input size.
-            return ResizePlan((width, height), (side, side), (0, 0, side, side), (0.0, 0.0, float(width), float(height)))
-        short = max(side, int(round(side / max(self.config.crop_pct, 1e-3))))
-        scale = short / min(width, height)
-        rw, rh = max(side, int(round(width * scale))), max(side, int(round(height * scale)))
-        left, top = (rw - side) // 2, (rh - side) // 2
-        box = (left / rw * width, top / rh * height, (left + side) / rw * width, (top + side) / rh * height)
-        return ResizePlan((width, height), (rw, rh), (left, top, left + side, top + side), box)
+            raise ValueError(f"input size {side} px gives {(side // p) ** 2} patches of {p}×{p}; at most "
+                             f"{MAX_PATCHES} are traced. Choose at most {int(MAX_PATCHES ** 0.5) * p} px.")
+        return side
+
+    def resize_plan(self, width: int, height: int, input_size: int | None = None) -> ResizePlan:
+        return prep.resize_plan(self.config, width, height, self.input_side(input_size))
 
     def preprocess(self, image: Image.Image, input_size: int | None = None) -> torch.Tensor:
         """An image of any mode and size → normalised pixels (1, C, S, S) as this model expects."""
-        image = to_rgb(image) if image.mode != "RGB" else image
-        plan = self.resize_plan(image.width, image.height, input_size)
-        resample = Image.Resampling.BICUBIC if self.config.resample == "bicubic" else Image.Resampling.BILINEAR
-        resized = image.resize(plan.resized, resample, reducing_gap=3.0)
-        array = np.asarray(resized.crop(plan.crop), dtype=np.float32) / 255.0  # (S, S, 3)
-        if self.config.channels == 1:
-            array = array.mean(axis=2, keepdims=True)
-        x = torch.from_numpy(array).permute(2, 0, 1)  # (C, S, S)
-        channels = self.config.channels
-        mean = torch.tensor(self.config.mean[:channels]).view(-1, 1, 1)
-        std = torch.tensor(self.config.std[:channels]).view(-1, 1, 1)
-        return ((x - mean) / std).unsqueeze(0)  # (1, C, S, S)
+        return prep.preprocess(self.config, image, self.input_side(input_size))[0]
 
-    def unnormalise(self, pixels: torch.Tensor) -> np.ndarray:
-        """(1, C, H, W) normalised → (H, W, 3) uint8, to show what the model saw."""
-        channels = self.config.channels
-        mean = torch.tensor(self.config.mean[:channels]).view(-1, 1, 1)
-        std = torch.tensor(self.config.std[:channels]).view(-1, 1, 1)
-        x = (pixels[0] * std + mean).clamp(0, 1)  # (C, H, W)
-        if channels == 1:
-            x = x.expand(3, -1, -1)
-        return (x.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    def unnormalise(self, pixels: torch.Tensor):
+        return prep.unnormalise(self.config, pixels)
 
     # -- run -------------------------------------------------------------------------------
     def trace(self, pixels: torch.Tensor) -> ViTTrace:
         return self.net.trace(pixels)
 
     def run(self, image: Image.Image, input_size: int | None = None) -> ViTTrace:
-        """preprocess + trace in one call (what the panel runs in a worker)."""
+        """preprocess + trace in one call."""
         return self.trace(self.preprocess(image, input_size))
 
     def top_k(self, trace: ViTTrace, k: int = 5) -> list[tuple[str, float, int]]:
@@ -182,8 +180,8 @@ def bundled_path(name: str = DEFAULT_BUNDLED) -> Path:
     return resource_path("models", BUNDLED[name])
 
 
-def load(path_or_name: str | Path) -> LoadedViT:
-    """A ViT from a bundled name, a timm / torchvision weight file, or a Hugging Face folder.
+def load(path_or_name: str | Path, device: str = "cpu") -> LoadedViT:
+    """A ViT from a bundled name, a weight file, or a transformers / timm / OpenCLIP folder, on ``device``.
 
     Raises:
         ViTFormatError / CheckpointError (both ValueError): unreadable file, not a ViT,
@@ -191,114 +189,146 @@ def load(path_or_name: str | Path) -> LoadedViT:
     """
     text = str(path_or_name)
     if text in BUNDLED:
-        return _load_file(bundled_path(text), display=f"bundled '{text}'")
-    path = Path(path_or_name)
-    if path.is_dir():
-        return _load_hf_folder(path)
-    if not path.exists():
-        raise CheckpointError(f"{path.name or text}: no such file or folder.")
-    return _load_file(path)
+        model = _load_file(bundled_path(text), display=f"bundled '{text}'", bundled=True)
+    else:
+        path = Path(path_or_name)
+        if path.is_dir():
+            model = _load_folder(path)
+        elif not path.exists():
+            raise CheckpointError(f"{path.name or text}: no such file or folder.")
+        elif path.name in HF_WEIGHTS + OPEN_CLIP_WEIGHTS and _folder_kind(path.parent):
+            model = _load_folder(path.parent, weights=path)
+        else:
+            model = _load_file(path)
+    return model.to(device)
 
 
-def _load_file(path: Path, display: str | None = None) -> LoadedViT:
-    sd = load_state_dict(path)
+def from_state_dict(state_dict: dict[str, Any], name: str = "state dict", device: str = "cpu", **known: Any) -> LoadedViT:
+    """A ViT from tensors already in memory (any layout :func:`load` reads); ``known`` as a config.json would give."""
+    return _finish(read(state_dict), name, **known).to(device)
+
+
+def _read_weights(path: Path) -> dict[str, Any]:
+    try:
+        return load_state_dict(path)
+    except CheckpointError as exc:
+        if "argparse" in str(exc.__cause__ or "") or "Namespace" in str(exc.__cause__ or ""):
+            raise CheckpointError(DINO_FULL_CHECKPOINT.format(name=path.name)) from exc
+        raise
+
+
+def configure(reading: Reading, **known: Any) -> tuple[ViTConfig, list[str]]:
+    """The config for a reading: family defaults (ε, activation, resampling, assumed input) under ``known``."""
+    family, layout = reading.family, reading.layout
+    assumed = family.preprocessing_for(layout)
+    whose = assumed.pop("_whose")
+    defaults: dict[str, Any] = {"eps": family.eps, "pos_interpolation": family.pos_for(layout),
+                                "family": family.name, "source": SOURCES[layout.name]}
+    if family.key == "dino":
+        defaults["source"] = "original"
+    notes = list(reading.notes)
+    if "preprocessing_from" not in known:
+        defaults.update(assumed)
+        notes.append(f"preprocessing assumed: {whose} — the file stores none; change it under step 1")
+    config, more = infer_config(reading.sd, family, layout, **{**defaults, **known})
+    if family.key == "clip" and layout.name != "huggingface-clip" and "act" not in known:
+        notes.append(f"{config.act} assumed (OpenAI's CLIP uses quick-GELU, OpenCLIP's LAION models and timm's "
+                     "non-quickgelu CLIP models exact GELU; the file does not say)")
+    notes += more
+    notes.append(f"position embeddings at other sizes: resampled {RULES[config.pos_interpolation].whose}")
+    return config, notes
+
+
+def _finish(reading: Reading, name: str, **known: Any) -> LoadedViT:
+    config, notes = configure(reading, **known)
+    return LoadedViT(build(fill_optional(reading.sd, config), config), config, name, notes)
+
+
+def _load_file(path: Path, display: str | None = None, bundled: bool = False) -> LoadedViT:
+    sd = _read_weights(path)
     stored: dict[str, Any] = {}
     if path.suffix.lower() == ".safetensors":
         try:
             stored = load_config(path)
         except CheckpointError:
             stored = {}
-    fmt, sd = to_timm_layout(sd)
     model_config = stored.get("model") if isinstance(stored.get("model"), dict) else None
-    if model_config is not None:  # our own format: the full config is stored with the weights
-        config = ViTConfig.from_dict({**model_config, "source": "bundled"})
-        notes: list[str] = []
-    else:
-        defaults: dict[str, Any] = {"source": fmt}
-        if fmt == "torchvision":
-            defaults.update(crop_pct=0.875, resample="bilinear")
-        else:  # timm / DINO: bicubic, crop 0.9 (timm's default data config)
-            defaults.update(crop_pct=0.9, resample="bicubic")
-        config, notes = infer_config(sd, **defaults)
-        notes.append("normalised with the ImageNet mean and std (the file does not store them)")
-    sd = fill_optional(sd, config)
-    net = build(sd, config)
-    metrics = {k: v for k, v in stored.items() if k not in ("model", "train")}
-    return LoadedViT(net, config, display or path.name, notes, metrics)
+    if model_config is not None:  # this project's own format: the full config is stored with the weights
+        source = "bundled" if bundled else "trained in this app" if stored.get("trained_in") == "app" else "this project's format"
+        config = ViTConfig.from_dict({**model_config, "source": source, "preprocessing_from": "stored with the model"})
+        net = build(fill_optional(read(sd).sd, config), config)
+        metrics = {k: v for k, v in stored.items() if k not in ("model", "train")}
+        return LoadedViT(net, config, display or path.name, [], metrics)
+    return _finish(read(sd), display or path.name)
 
 
-def _load_hf_folder(folder: Path) -> LoadedViT:
-    config_file = folder / "config.json"
-    if not config_file.is_file():
-        raise ViTFormatError(f"{folder.name}: no config.json, so this is not a Hugging Face model folder.")
-    try:
-        hf = json.loads(config_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ViTFormatError(f"{folder.name}/config.json is not valid JSON ({exc}).") from exc
-    if not isinstance(hf, dict):
-        raise ViTFormatError(f"{folder.name}/config.json does not hold a JSON object.")
-    model_type = hf.get("model_type")
-    if model_type != "vit":
-        raise ViTFormatError(f"{folder.name}: config.json says model_type {model_type!r}; only 'vit' is supported.")
-    act = hf.get("hidden_act", "gelu")
-    if act != "gelu":
-        raise ViTFormatError(f"{folder.name}: hidden_act {act!r} is not supported (only exact 'gelu').")
-    for candidate in ("model.safetensors", "pytorch_model.bin"):
-        weights = folder / candidate
-        if weights.is_file():
-            break
-    else:
-        raise ViTFormatError(f"{folder.name}: no model.safetensors or pytorch_model.bin next to config.json.")
-    fmt, sd = to_timm_layout(load_state_dict(weights))
-    known: dict[str, Any] = {
-        "heads": int(hf.get("num_attention_heads", 12)),
-        "eps": float(hf.get("layer_norm_eps", 1e-12)),
-        "source": "huggingface",
-        "crop_pct": 1.0,
-        "resample": "bilinear",
-        "mean": (0.5, 0.5, 0.5),
-        "std": (0.5, 0.5, 0.5),
-    }
-    labels = hf.get("id2label") or {}
-    try:
-        names = [str(labels[k]) for k in sorted(labels, key=lambda s: int(s))]
-    except (TypeError, ValueError):
-        names = []
-    if names and not all(n == f"LABEL_{i}" for i, n in enumerate(names)):
-        known["class_names"] = names
-    known.update(_hf_preprocessor(folder))
-    config, notes = infer_config(sd, **known)
-    checks = {
-        "hidden_size": config.dim,
-        "num_hidden_layers": config.depth,
-        "intermediate_size": config.mlp_dim,
-        "patch_size": config.patch_size,
-        "num_channels": config.channels,
-    }
-    for key, found in checks.items():
-        if key in hf and int(hf[key]) != found:
-            raise ViTFormatError(f"{folder.name}: config.json says {key} = {hf[key]} but the weights have {found}.")
-    sd = fill_optional(sd, config)
-    net = build(sd, config)
-    return LoadedViT(net, config, folder.name, notes)
-
-
-def _hf_preprocessor(folder: Path) -> dict[str, Any]:
-    path = folder / "preprocessor_config.json"
-    if not path.is_file():
-        return {}
+def _json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return {}
-    out: dict[str, Any] = {}
-    for key, field_name in (("image_mean", "mean"), ("image_std", "std")):
-        value = data.get(key)
-        if isinstance(value, list) and len(value) == 3 and all(isinstance(v, (int, float)) for v in value):
-            out[field_name] = tuple(float(v) for v in value)
-    if data.get("resample") == 3:
-        out["resample"] = "bicubic"
-    return out
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ViTFormatError(f"{path.parent.name}/{path.name} is not valid JSON ({exc}).") from exc
+    if not isinstance(data, dict):
+        raise ViTFormatError(f"{path.parent.name}/{path.name} does not hold a JSON object.")
+    return data
 
 
-__all__ += ["IMAGENET_MEAN", "IMAGENET_STD", "bundled_path"]
+def _folder_kind(folder: Path) -> str:
+    if (folder / "open_clip_config.json").is_file():
+        return "open_clip"
+    if (folder / "config.json").is_file():
+        return "config"
+    return ""
+
+
+def _weights_in(folder: Path, names: tuple[str, ...]) -> Path:
+    for candidate in names:
+        if (folder / candidate).is_file():
+            return folder / candidate
+    raise ViTFormatError(f"{folder.name}: no {' or '.join(names)} next to its config.")
+
+
+def _load_folder(folder: Path, weights: Path | None = None) -> LoadedViT:
+    kind = _folder_kind(folder)
+    if not kind:
+        raise ViTFormatError(f"{folder.name}: no config.json, so this is not a transformers or timm model folder.")
+    if kind == "open_clip":
+        known = prep.from_open_clip(_json(folder / "open_clip_config.json"))
+        reading = read(_read_weights(weights or _weights_in(folder, OPEN_CLIP_WEIGHTS)))
+        return _finish(reading, folder.name, **known)
+    cfg = _json(folder / "config.json")
+    if "architecture" in cfg and "model_type" not in cfg:  # a timm hub folder
+        return _load_timm_folder(folder, cfg, weights)
+    if cfg.get("model_type") not in MODEL_TYPES:
+        raise ViTFormatError(f"{folder.name}: config.json says model_type {cfg.get('model_type')!r}; the ViT "
+                             f"families read are: {', '.join(sorted(MODEL_TYPES))}.")
+    vision = hf_vision_config(cfg, folder.name)
+    reading = read(_read_weights(weights or _weights_in(folder, HF_WEIGHTS)), model_type=cfg.get("model_type"))
+    known = hf_known(vision, folder.name)
+    pre = folder / "preprocessor_config.json"
+    if pre.is_file():
+        known.update(prep.from_hf_preprocessor(_json(pre)))
+    model = _finish(reading, folder.name, **known)
+    check_against_weights(vision, model.config, folder.name)
+    return model
+
+
+def _load_timm_folder(folder: Path, cfg: dict[str, Any], weights: Path | None) -> LoadedViT:
+    arch = str(cfg["architecture"])
+    known: dict[str, Any] = {}
+    pretrained = cfg.get("pretrained_cfg")
+    if isinstance(pretrained, dict):
+        known.update(prep.from_timm_pretrained_cfg(pretrained))
+    if "quickgelu" in arch:
+        known["act"] = "quick_gelu"
+    names = cfg.get("label_names")
+    if isinstance(names, list) and names:
+        known["class_names"] = [str(n) for n in names]
+    args = cfg.get("model_args") if isinstance(cfg.get("model_args"), dict) else {}
+    if isinstance(args.get("num_heads"), int):
+        known["heads"] = args["num_heads"]
+    reading = read(_read_weights(weights or _weights_in(folder, HF_WEIGHTS)))
+    reading.notes.append(f"timm architecture '{arch}'")
+    return _finish(reading, folder.name, **known)
+
+
+__all__ += ["available_devices", "bundled_path", "from_state_dict", "pick_device"]

@@ -19,7 +19,8 @@ from PIL import Image
 from torch import nn
 
 from explorer.engine.training.loop import SnapshotView, TrainConfig, TrainTask
-from explorer.engine.vit.model import VisionTransformer, ViTConfig
+from explorer.engine.vit.config import ViTConfig
+from explorer.engine.vit.model import VisionTransformer
 
 IMAGE_SIZE = 64
 CLASS_NAMES = [

@@ -2,8 +2,10 @@
 
 References: Hugging Face ``ViTForImageClassification`` (saved with
 ``save_pretrained``), and ``explorer.engine.vit.reference`` built on
-``torch.nn.MultiheadAttention`` whose state dict has torchvision's key names
-(timm's layout is written from it by hand below).
+``torch.nn.MultiheadAttention`` whose state dict has torchvision's key names,
+so these run without timm or torchvision. The real timm, torchvision and the
+other families are the references of test_vit_timm, test_vit_torchvision,
+test_vit_huggingface and test_vit_original.
 """
 
 from __future__ import annotations
@@ -99,30 +101,17 @@ def _reference(seed: int, **kwargs) -> ReferenceViT:
     return model
 
 
-def _timm_keys(tv: dict[str, torch.Tensor], depth: int) -> dict[str, torch.Tensor]:
-    """The same weights under timm's names, written out by hand (independent of the loader's tables)."""
-    out = {
-        "patch_embed.proj.weight": tv["conv_proj.weight"],
-        "patch_embed.proj.bias": tv["conv_proj.bias"],
-        "cls_token": tv["class_token"],
-        "pos_embed": tv["encoder.pos_embedding"],
-        "norm.weight": tv["encoder.ln.weight"],
-        "norm.bias": tv["encoder.ln.bias"],
-        "head.weight": tv["heads.head.weight"],
-        "head.bias": tv["heads.head.bias"],
-    }
-    for i in range(depth):
-        src, dst = f"encoder.layers.encoder_layer_{i}.", f"blocks.{i}."
-        pairs = {
-            "ln_1.weight": "norm1.weight", "ln_1.bias": "norm1.bias",
-            "self_attention.in_proj_weight": "attn.qkv.weight", "self_attention.in_proj_bias": "attn.qkv.bias",
-            "self_attention.out_proj.weight": "attn.proj.weight", "self_attention.out_proj.bias": "attn.proj.bias",
-            "ln_2.weight": "norm2.weight", "ln_2.bias": "norm2.bias",
-            "mlp.0.weight": "mlp.fc1.weight", "mlp.0.bias": "mlp.fc1.bias",
-            "mlp.3.weight": "mlp.fc2.weight", "mlp.3.bias": "mlp.fc2.bias",
-        }
-        out.update({dst + new: tv[src + old] for old, new in pairs.items()})
-    return out
+@pytest.mark.parametrize("seed", [10, 11])
+def test_reference_layout_matches_multihead_attention(tmp_path, seed):
+    """Without torchvision installed: our nn.MultiheadAttention ViT, saved under torchvision's names."""
+    reference = _reference(seed, dim=192, heads=3, mlp_dim=64)  # ViT-Ti width: 3 heads
+    path = tmp_path / "vit_tv.pth"
+    torch.save(reference.state_dict(), path)
+    model = vit.load(path)
+    assert model.config.source == "torchvision"
+    assert (model.config.dim, model.config.depth, model.config.heads) == (192, 3, 3)
+    assert (model.config.mlp_dim, model.config.num_classes, model.config.patch_size) == (64, 7, 8)
+    _check_against_reference(model, reference, seed + 100)
 
 
 def _check_against_reference(model: vit.LoadedViT, reference: ReferenceViT, seed: int) -> None:
@@ -137,63 +126,12 @@ def _check_against_reference(model: vit.LoadedViT, reference: ReferenceViT, seed
         torch.testing.assert_close(weights.sum(-1), torch.ones(weights.shape[:2]), atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("seed", [10, 11])
-def test_torchvision_layout_matches_multihead_attention(tmp_path, seed):
-    reference = _reference(seed, dim=192, heads=3, mlp_dim=64)  # ViT-Ti width: 3 heads
-    path = tmp_path / "vit_tv.pth"
-    torch.save(reference.state_dict(), path)
-    model = vit.load(path)
-    assert model.config.source == "torchvision"
-    assert (model.config.dim, model.config.depth, model.config.heads) == (192, 3, 3)
-    assert (model.config.mlp_dim, model.config.num_classes, model.config.patch_size) == (64, 7, 8)
-    _check_against_reference(model, reference, seed + 100)
-
-
 def test_heads_of_a_nonstandard_width_are_an_assumption_said_aloud(tmp_path):
     path = tmp_path / "vit_tv.pth"
     torch.save(_reference(12).state_dict(), path)
     model = vit.load(path)
     assert model.config.dim == 48 and model.config.heads == 1  # not in the file; no standard size
     assert any("heads assumed" in note for note in model.notes)
-
-
-@pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
-def test_timm_layout_matches_multihead_attention(tmp_path, suffix):
-    # Width 384 is ViT-S: the standard table gives its 6 heads.
-    reference = _reference(12, dim=384, heads=6, mlp_dim=128, depth=2)
-    sd = _timm_keys(reference.state_dict(), depth=2)
-    path = tmp_path / f"vit_timm{suffix}"
-    if suffix == ".pth":
-        torch.save({"state_dict": sd, "epoch": 3}, path)
-    else:
-        save_model(path, sd, {})
-    model = vit.load(path)
-    assert model.config.source == "timm" and model.config.heads == 6
-    pixels = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(13))
-    with torch.no_grad():
-        logits, attentions = reference(pixels, need_weights=True)
-    trace = model.trace(pixels)
-    torch.testing.assert_close(trace.logits, logits, atol=TOL, rtol=TOL)
-    for ours, theirs in zip(trace.attentions, attentions):
-        torch.testing.assert_close(ours, theirs[0], atol=TOL, rtol=TOL)
-
-
-def test_dino_style_timm_checkpoint_without_head(tmp_path):
-    reference = _reference(17, dim=192, heads=3, mlp_dim=64, depth=2)
-    sd = {k: v for k, v in _timm_keys(reference.state_dict(), depth=2).items() if not k.startswith("head.")}
-    sd["head.mlp.0.weight"] = torch.zeros(8, 192)  # DINO projection head: not a classifier, dropped
-    path = tmp_path / "dino.pth"
-    torch.save({f"backbone.{k}": v for k, v in sd.items()}, path)  # as in DINO's teacher weights
-    model = vit.load(path)
-    assert model.config.num_classes == 0
-    pixels = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(18))
-    trace = model.trace(pixels)
-    assert trace.logits.shape == (1, 0) and model.top_k(trace) == []
-    # The features are the final-normed class token of the same network.
-    with torch.no_grad():
-        reference.heads.head = torch.nn.Identity()
-        features, _ = reference(pixels)
-    torch.testing.assert_close(trace.features, features, atol=TOL, rtol=TOL)
 
 
 def test_trace_pieces_are_consistent(tmp_path):
@@ -216,7 +154,7 @@ def test_trace_pieces_are_consistent(tmp_path):
 def test_position_embedding_interpolation_is_bicubic_over_the_grid():
     from explorer.engine.vit.model import VisionTransformer
 
-    net = VisionTransformer(vit.ViTConfig(**SMALL, source="timm"))
+    net = VisionTransformer(vit.ViTConfig(**SMALL, source="timm", pos_interpolation="bicubic"))
     same = net.position_embeddings((4, 4))
     assert same is net.pos_embed
     resized = net.position_embeddings((6, 3))  # (1, 19, D)
@@ -334,43 +272,3 @@ def test_imagenet_class_names_for_1000_class_heads(tmp_path):
     top = model.top_k(model.trace(torch.zeros(1, 3, 32, 32)))
     assert len(top) == 5 and all(name in names for name, _, _ in top)
     assert abs(sum(p for _, p, _ in model.top_k(model.trace(torch.zeros(1, 3, 32, 32)), 1000)) - 1) < 1e-4
-
-
-def test_timm_average_pooling_with_fc_norm(tmp_path):
-    """timm's global_pool='avg': no final norm, mean of the patch tokens, then fc_norm and head."""
-    reference = _reference(30, dim=192, heads=3, mlp_dim=64, depth=2)
-    sd = _timm_keys(reference.state_dict(), depth=2)
-    sd["fc_norm.weight"], sd["fc_norm.bias"] = sd.pop("norm.weight"), sd.pop("norm.bias")
-    path = tmp_path / "avg.safetensors"
-    save_model(path, sd, {})
-    model = vit.load(path)
-    assert model.config.pool == "avg" and model.config.fc_norm and not model.config.final_norm
-    pixels = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(31))
-    with torch.no_grad():  # the reference's own modules, pooled by hand
-        x = reference.conv_proj(pixels).flatten(2).transpose(1, 2)
-        x = torch.cat([reference.class_token, x], 1) + reference.encoder.pos_embedding
-        for layer in reference.encoder.layers:
-            x, _ = layer(x)
-        expected = reference.heads(reference.encoder.ln(x[:, 1:].mean(1)))
-    torch.testing.assert_close(model.trace(pixels).logits, expected, atol=TOL, rtol=TOL)
-
-
-def test_layer_scale_multiplies_each_branch(tmp_path):
-    reference = _reference(32, dim=192, heads=3, mlp_dim=64, depth=1)
-    sd = {k: v.clone() for k, v in _timm_keys(reference.state_dict(), depth=1).items()}
-    sd["blocks.0.ls1.gamma"] = torch.full((192,), 0.5)
-    sd["blocks.0.ls2.gamma"] = torch.full((192,), 2.0)
-    with torch.no_grad():  # the same effect folded into the output projections of the reference
-        block = reference.encoder.layers[0]
-        block.self_attention.out_proj.weight.mul_(0.5)
-        block.self_attention.out_proj.bias.mul_(0.5)
-        block.mlp[3].weight.mul_(2.0)
-        block.mlp[3].bias.mul_(2.0)
-    path = tmp_path / "ls.pth"
-    torch.save(sd, path)
-    model = vit.load(path)
-    assert model.config.layer_scale
-    pixels = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(33))
-    with torch.no_grad():
-        logits, _ = reference(pixels)
-    torch.testing.assert_close(model.trace(pixels).logits, logits, atol=TOL, rtol=TOL)

@@ -29,13 +29,14 @@ from explorer.engine.vit import analysis as va
 from explorer.ui import theme
 from explorer.ui.panels.vit.page import Page, note
 from explorer.ui.panels.vit.result import ViTResult
+from explorer.ui.panels.vit.selection import POOL_QUERY
 from explorer.ui.panels.vit.state import ATTENTION_VIEWS, MAX_DISCARD, ViTState
 from explorer.ui.panels.vit.views import PatchImageView
 
 BUNDLED_CAVEAT = (
-    "The bundled model was trained only on generated scenes of a red and a blue shape, to say where "
+    "This model was trained only on generated scenes of a red and a blue shape, to say where "
     "red is relative to blue. On a photo its answer means nothing: use “Sample scene”, or open a "
-    "real ViT (timm, torchvision or Hugging Face weights)."
+    "real ViT (timm, torchvision, DINO, DINOv2, CLIP, SigLIP or transformers weights)."
 )
 
 
@@ -180,9 +181,18 @@ class EncoderPage(Page):
         return None if self.state.attention is None else self.state.attention.values
 
     # -- controls ---------------------------------------------------------------------------------
+    def _queries(self) -> list[tuple[str, int | None]]:
+        """(label, Selection.query) of every choice in the query box."""
+        layout = self.state.layout
+        items = [(f"from {name}", i) for i, name in enumerate(layout.special)] if layout else [("from [CLS]", 0)]
+        if self.state.pooled:
+            items.append(("from the pooling probe", POOL_QUERY))
+        return items + [("from the selected patch", None)]
+
     def _query_chosen(self, index: int) -> None:
-        if index >= 0:
-            self.state.set_query(None if index == self.query.count() - 1 else index)
+        items = self._queries()
+        if 0 <= index < len(items):
+            self.state.set_query(items[index][1])
 
     def _dot_clicked(self, _item, points, _event=None) -> None:
         if points:
@@ -205,13 +215,14 @@ class EncoderPage(Page):
         self.mode.setCurrentIndex(ATTENTION_VIEWS.index(state.attention_view))
         self.layer.setCurrentIndex(sel.layer)
         self.head.setCurrentIndex(0 if sel.head is None else sel.head + 1)
-        self.query.setCurrentIndex(self.query.count() - 1 if sel.query is None else sel.query)
+        values = [value for _label, value in self._queries()]
+        self.query.setCurrentIndex(values.index(sel.query) if sel.query in values else len(values) - 1)
         self.fusion.setCurrentText(state.head_fusion)
         self.discard.setValue(state.discard_ratio)
         for widget in combos:
             widget.blockSignals(False)
-        for widget in (self.layer, self.head):
-            widget.setVisible(not rollout)
+        self.layer.setVisible(not rollout and sel.query != POOL_QUERY)  # the probe reads after the last layer
+        self.head.setVisible(not rollout)
         for widget in (self.fusion, self.discard):
             widget.setVisible(rollout)
 
@@ -220,13 +231,17 @@ class EncoderPage(Page):
         cfg, layout = result.model.config, self.state.layout
         self._fill(self.layer, [f"layer {i + 1}" for i in range(cfg.depth)])
         self._fill(self.head, ["mean of heads"] + [f"head {h + 1}" for h in range(cfg.heads)])
-        self._fill(self.query, [f"from {name}" for name in layout.special] + ["from the selected patch"])
+        self._fill(self.query, [label for label, _value in self._queries()])
         self.view.set_image(result.seen, result.trace.grid, result.trace.patch_size)
         self._draw_distances(result)
         self.predictions.set_top(result.top)
         self.top_title.setText(f"Top-{len(result.top)} predictions" if result.top else "Predictions")
         if not self.state.has_classifier:
-            self.caveat.setText("This model has no classifier head (features only), so there are no predictions.")
+            embedding = result.trace.embedding
+            self.caveat.setText(
+                f"This model has no classifier head: its output is an image embedding of {embedding.shape[-1]} numbers "
+                "(CLIP's projection into the space it shares with text)" if embedding is not None else
+                "This model has no classifier head (features only), so there are no predictions.")
         elif self.state.meaningless_on_photos:
             self.caveat.setText(BUNDLED_CAVEAT)
         else:
@@ -262,18 +277,20 @@ class EncoderPage(Page):
         if attention.head is None:
             self.current_dot.setData([])
         else:
-            heads = t.attentions[0].shape[0]
+            heads = self.state.layout.heads
             self.current_dot.setData([{
                 "pos": self.scatter.points()[attention.layer * heads + attention.head].pos(),
                 "pen": pg.mkPen(theme.colors().highlight, width=2.5), "brush": None, "size": 15,
             }])
         self._draw_overlay()
-        on_patch = attention.query >= self.state.layout.leading
+        layout = self.state.layout
+        on_patch = attention.query >= layout.leading
         self.view.set_selected(self.state.selection.patch if on_patch else None)
+        special = f" ({', '.join(layout.special)} and {layout.patches} patches)" if layout.leading else ""
         self.note.setText(
-            f"<b>Step 6.</b> {len(t.attentions)} pre-norm blocks of {result.model.config.heads}-head self-attention "
-            f"and an MLP run over the {t.num_patches + 1} tokens. {attention.description} Click the image to pick a "
-            "patch; click a dot to show that layer and head."
+            f"<b>Step 6.</b> {len(t.attentions)} pre-norm blocks of {layout.heads}-head self-attention "
+            f"and an MLP run over the {layout.total} tokens{special}, on {t.device}. {attention.description} "
+            "Click the image to pick a patch; click a dot to show that layer and head."
         )
         self._show_readout()
 

@@ -1,12 +1,14 @@
-"""The six pages of the ViT walk, one step each, bound to a :class:`~explorer.ui.panels.vit.state.ViTState`.
+"""The pages of the ViT walk, one step each, bound to a :class:`~explorer.ui.panels.vit.state.ViTState`.
 
 :mod:`.page` is what every page shares; :mod:`.patch_pages` holds steps 1–2
 (the image cut into patches, read as a sequence), :mod:`.token_pages` steps
 3–5 (linear embedding, position embeddings, class token) and
-:mod:`.encoder_page` step 6 (the encoder's attention and the predictions).
+:mod:`.encoder_page` step 6 (the encoder's attention and the predictions) and
+:mod:`.norms_page` step 7 (token norms beside the attention: the high-norm artefacts).
 """
 
 from explorer.ui.panels.vit.encoder_page import EncoderPage
+from explorer.ui.panels.vit.norms_page import NormsPage
 from explorer.ui.panels.vit.page import Page
 from explorer.ui.panels.vit.patch_pages import GridPage, SequencePage
 from explorer.ui.panels.vit.token_pages import (
@@ -16,6 +18,7 @@ from explorer.ui.panels.vit.token_pages import (
 )
 
 #: The pages in the order of the walk (step i is ``PAGES[i - 1]``).
-PAGES = (GridPage, SequencePage, EmbeddingPage, PositionPage, ClassTokenPage, EncoderPage)
+PAGES = (GridPage, SequencePage, EmbeddingPage, PositionPage, ClassTokenPage, EncoderPage, NormsPage)
 
-__all__ = ["PAGES", "ClassTokenPage", "EmbeddingPage", "EncoderPage", "GridPage", "Page", "PositionPage", "SequencePage"]
+__all__ = ["PAGES", "ClassTokenPage", "EmbeddingPage", "EncoderPage", "GridPage", "NormsPage", "Page", "PositionPage",
+           "SequencePage"]

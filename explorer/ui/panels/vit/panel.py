@@ -13,14 +13,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QFontMetrics
 from PyQt6.QtWidgets import (
+    QComboBox,
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QMenu,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QStackedWidget,
     QVBoxLayout,
@@ -33,7 +37,7 @@ from explorer.ui.context import CurrentImage
 from explorer.ui.errors import show_error
 from explorer.ui.panels.base import Panel
 from explorer.ui.panels.vit.pages import PAGES, Page
-from explorer.ui.panels.vit.state import ViTState
+from explorer.ui.panels.vit.state import DEVICE_CHOICES, ViTState
 from explorer.ui.workers import run_task
 
 WEIGHT_FILTER = "ViT weights (*.safetensors *.pth *.pt *.bin *.ckpt);;All files (*)"
@@ -56,12 +60,20 @@ class ViTPanel(Panel):
         self.model_label = QLabel("loading…")
         self.model_label.setWordWrap(True)
         self.model_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.model_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.model_scroll = QScrollArea()  # a real model's notes can be long: they scroll, the steps stay
+        self.model_scroll.setWidget(self.model_label)
+        self.model_scroll.setWidgetResizable(True)
+        self.model_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.model_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.model_scroll.setMinimumHeight(150)
+        self.model_scroll.setMaximumHeight(230)
         self.open_button = QPushButton("Open model…")
         menu = QMenu(self.open_button)
         menu.addAction("Models library…", lambda: library.show_library(context, "vit", self))
         library.register_opener(context, "vit", self.load_model)
-        menu.addAction("Weight file (timm / torchvision)…", self.open_file_dialog)
-        menu.addAction("Hugging Face folder…", self.open_folder_dialog)
+        menu.addAction("Weight file (timm, torchvision, DINO, DINOv2, CLIP)…", self.open_file_dialog)
+        menu.addAction("Model folder (transformers, timm hub, OpenCLIP)…", self.open_folder_dialog)
         menu.addSeparator()
         menu.addAction("Bundled shapes model", lambda: self.load_model(vit.DEFAULT_BUNDLED))
         self.open_button.setMenu(menu)
@@ -73,10 +85,21 @@ class ViTPanel(Panel):
         self.size_spin = QSpinBox()
         self.size_spin.setSuffix(" px")
         self.size_spin.setKeyboardTracking(False)
-        self.size_spin.setToolTip("Other sizes than the trained one resample the position embeddings bicubically")
+        self.size_spin.setToolTip("Other sizes than the trained one resample the position embeddings, "
+                                  "each family by its own rule (the model's notes say which)")
         self.size_spin.valueChanged.connect(state.set_input_size)
         size_row.addWidget(size_label)
         size_row.addWidget(self.size_spin, 1)
+        device_row = QHBoxLayout()
+        self.device_combo = QComboBox()
+        gpu = [d for d in vit.available_devices() if d != "cpu"]
+        self.device_combo.addItems([f"GPU ({gpu[0]})" if gpu else "GPU (none found)", "CPU"])  # DEVICE_CHOICES
+        self.device_combo.setToolTip("Where the model runs: the GPU torch can use (CUDA or MPS), or the CPU")
+        self.device_combo.currentIndexChanged.connect(lambda i: state.set_device(DEVICE_CHOICES[i]))
+        self.device_label = QLabel()
+        self.device_label.setProperty("role", "muted")
+        device_row.addWidget(QLabel("Run on"))
+        device_row.addWidget(self.device_combo, 1)
         self.steps = QListWidget()
         self.steps.setObjectName("vitSteps")
         self.pages: list[Page] = [page(state) for page in PAGES]
@@ -93,9 +116,11 @@ class ViTPanel(Panel):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.hide()
         self.cancel_button.clicked.connect(state.cancel)
-        for widget in (heading, self.model_label, self.open_button, self.sample_button):
+        for widget in (heading, self.model_scroll, self.open_button, self.sample_button):
             side.addWidget(widget)
         side.addLayout(size_row)
+        side.addLayout(device_row)
+        side.addWidget(self.device_label)
         side.addWidget(self.steps, 1)
         for widget in (self.export_png_button, self.export_npy_button, self.progress, self.cancel_button):
             side.addWidget(widget)
@@ -115,6 +140,8 @@ class ViTPanel(Panel):
         state.events.model.connect(self._show_model)
         state.events.input_size.connect(self._show_input_size)
         state.events.progress.connect(self._show_progress)
+        state.events.device.connect(self._show_device)
+        self._show_device()
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -175,14 +202,27 @@ class ViTPanel(Panel):
         if "accuracy_fresh" in model.metrics:
             metrics = (f"<br>Accuracy on fresh scenes {model.metrics['accuracy_fresh']:.1%}; "
                        f"position ρ {model.metrics.get('position_spearman', float('nan')):+.2f}")
+        width = self.model_scroll.viewport().width() - 4 if self.model_scroll.viewport().width() > 50 else 225
+        bold = self.model_label.font()
+        bold.setBold(True)
+        name = QFontMetrics(bold).elidedText(model.name, Qt.TextElideMode.ElideMiddle, width)
+        tokens = " ".join(cfg.special_tokens) or "no special tokens"
         self.model_label.setText(
-            f"<b>{model.name}</b> ({cfg.source})<br>{cfg.depth} layers · width {cfg.dim} · {cfg.heads} heads<br>"
-            f"MLP {cfg.mlp_dim} · patch {cfg.patch_size} · {cfg.image_size} px<br>"
+            f"<b>{name}</b><br>{cfg.family} · {cfg.source}<br>{cfg.depth} layers · width {cfg.dim} · {cfg.heads} heads<br>"
+            f"MLP {cfg.mlp_dim} · patch {cfg.patch_size} · {cfg.image_size} px<br>{tokens}<br>"
             f"{cfg.num_classes or 'no'} classes{metrics}{notes}"
         )
-        self.model_label.setToolTip(model.describe())
+        self.model_label.setToolTip(f"{self.state.model_path or model.name}\n{model.describe()}")
         self.sample_button.setEnabled(self.state.meaningless_on_photos)
         self._show_input_size()
+        self._show_device()
+
+    def _show_device(self, *_args) -> None:
+        self.device_combo.blockSignals(True)
+        self.device_combo.setCurrentIndex(DEVICE_CHOICES.index(self.state.device))
+        self.device_combo.blockSignals(False)
+        text = self.state.device_text()
+        self.device_label.setText(f"running on {text}" if text else "")
 
     def _show_input_size(self) -> None:
         if self.state.input_size_range() is None:
@@ -230,5 +270,5 @@ class ViTPanel(Panel):
                 show_error("Export", exc)
 
     def export_attention(self, path: str | Path) -> Path:
-        """All attention weights as one (layers, heads, N + 1, N + 1) float32 array; token 0 is [CLS]."""
+        """All attention weights as one (layers, heads, T, T) float32 array, special tokens first."""
         return self.state.export_attention(path)

@@ -6,6 +6,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QCheckBox, QLabel, QSplitter, QVBoxLayout, QWidget
 
 from explorer.ui.panels.vit.page import Page, note
+from explorer.ui.panels.vit.preprocessing_box import PreprocessingBox
 from explorer.ui.panels.vit.result import ViTResult
 from explorer.ui.panels.vit.state import ViTState
 from explorer.ui.panels.vit.views import PatchImageView, PatchStripView, SourceView
@@ -33,13 +34,17 @@ class GridPage(Page):
         self._show_grid(state.show_grid)
         self.grid_box.toggled.connect(lambda checked: setattr(state, "show_grid", checked))
         state.events.show_grid.connect(self._show_grid)
+        self.preprocessing = PreprocessingBox(state)
         side_layout.addWidget(caption)
         side_layout.addWidget(self.source, 1)
         side_layout.addWidget(self.grid_box)
         splitter.addWidget(self.view)
         splitter.addWidget(side)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 1)
         splitter.setSizes([640, 300])
         layout.addWidget(splitter, 1)
+        layout.addWidget(self.preprocessing)
 
     def _show_grid(self, visible: bool) -> None:
         self.grid_box.blockSignals(True)
@@ -54,9 +59,10 @@ class GridPage(Page):
         self.view.set_image(result.seen, t.grid, p)
         self.view.set_selected(selected)
         self.source.set_image(result.source, result.plan.source_box)
+        assumed = " (assumed: the files store none)" if not cfg.preprocessing_from else ""
         self.note.setText(
-            f"<b>Step 1.</b> {result.plan.describe()} px, normalised with mean "
-            f"{_triple(cfg.mean)} and std {_triple(cfg.std)}. A {gh}×{gw} grid of {p}×{p}-pixel patches: "
+            f"<b>Step 1.</b> {result.plan.describe()} px ({cfg.resample}), normalised with mean "
+            f"{_triple(cfg.mean)} and std {_triple(cfg.std)}{assumed}. A {gh}×{gw} grid of {p}×{p}-pixel patches: "
             f"<b>{gh * gw} patches</b>, each {p}·{p}·{cfg.channels} = {p * p * cfg.channels} numbers. "
             "Click a patch to follow it through the steps."
         )
@@ -101,4 +107,6 @@ class SequencePage(Page):
             f"<b>Step 2.</b> The grid is read in raster order — left to right, top to bottom — into a "
             f"sequence of <b>{gh * gw} tokens</b>. Patch {selected} came from row {r}, column {c} "
             f"({selected} = {r}·{gw} + {c}); nothing in the sequence itself says so — step 4 adds that."
+            + (f" Step 5 puts {t.layout.leading} learned token{'s' if t.layout.leading > 1 else ''} "
+               f"({', '.join(t.layout.special)}) in front." if t.layout.leading else "")
         )

@@ -37,38 +37,41 @@ from explorer.engine.infra.progress import report
 from explorer.engine.vit import analysis as va
 from explorer.engine.vit.tasks import CLASS_NAMES, render_scene
 from explorer.ui.panels.state import Runner, hold_events, identity_fields, persisted, run_now
-from explorer.ui.panels.vit.maps import AttentionMap, layer_map, rollout_map
+from explorer.ui.panels.vit.attention_rules import HOVER_HINT, AttentionRules
+from explorer.ui.panels.vit.maps import AttentionMap
 from explorer.ui.panels.vit.result import ViTResult, compute_result
-from explorer.ui.panels.vit.selection import Selection, TokenLayout
+from explorer.ui.panels.vit.selection import POOL_QUERY, Selection, TokenLayout
 
-#: The six steps of the walk, in order (``ViTState.step`` is 1-based).
-STEP_COUNT = 6
+#: The steps of the walk, in order (``ViTState.step`` is 1-based): six of the cheatsheet, then token norms.
+STEP_COUNT = 7
+#: Where the model runs: the GPU torch has (CUDA or MPS) when there is one, or the CPU.
+DEVICE_CHOICES = ("auto", "cpu")
 #: What step 6 draws: one layer's attention, or the rollout through all layers.
 ATTENTION_VIEWS = ("raw", "rollout")
 MAX_DISCARD = 0.95
-HOVER_HINT = "Point at a patch to read its weight; click to attend from it."
 
 
-def _same(key: tuple, other: tuple | None) -> bool:
-    """Two cache keys agree: their first item (a result or trace) is the same object, the rest equal."""
-    return other is not None and key[0] is other[0] and key[1:] == other[1:]
-
-
-def load_model(path_or_name: str | Path, reporter=None) -> vit.LoadedViT:
+def load_model(path_or_name: str | Path, device: str = "cpu", reporter=None) -> vit.LoadedViT:
     """:func:`explorer.engine.vit.load` with progress (for the runner)."""
     report(reporter, 0.1, "reading weights")
-    model = vit.load(path_or_name)
-    report(reporter, 1.0, "loaded")
+    model = vit.load(path_or_name, device=device)
+    report(reporter, 1.0, f"loaded on {model.device}")
     return model
+
+
+def move_model(model: vit.LoadedViT, device: str, reporter=None) -> vit.LoadedViT:
+    """The same network on ``device``, as a new LoadedViT (so the state sees a change)."""
+    report(reporter, 0.2, f"moving the model to {device}")
+    return replace(model).to(device)
 
 
 @evented(equality_operators=identity_fields("model", "image", "result", "attention"))
 @dataclass
-class ViTState:
+class ViTState(AttentionRules):
     """The ViT panel's model, result, selection and settings, and the rules that tie them together."""
 
     PERSISTED: ClassVar[tuple[str, ...]] = (
-        "step", "attention_view", "head_fusion", "discard_ratio", "input_size", "show_grid", "model_path",
+        "step", "attention_view", "head_fusion", "discard_ratio", "input_size", "show_grid", "model_path", "device",
     )
     step: int = persisted(1, min=1, max=STEP_COUNT)
     attention_view: str = persisted("raw", choices=ATTENTION_VIEWS)
@@ -78,6 +81,7 @@ class ViTState:
     show_grid: bool = persisted(True)
     #: The weight file or folder the model came from ("" for a bundled model), restored at start.
     model_path: str = persisted("")
+    device: str = persisted("auto", choices=DEVICE_CHOICES)
 
     model: vit.LoadedViT | None = None
     image: Image.Image | None = None
@@ -99,14 +103,17 @@ class ViTState:
         self._first_model = True
         self._scene_seed = 0
         self._attention_key: tuple | None = None  # (result, view, settings, query) the map was made for
-        self._rollout: tuple[tuple, torch.Tensor] | None = None  # ((trace, fusion, discard), joint matrix)
+        self._rollout: tuple[tuple, list[torch.Tensor]] | None = None  # ((trace, fusion, discard), layer factors)
+        self._factor_job: Any = None  # rollout factors being made in the runner (long traces)
+        self._factor_request = 0
+        self._refreshing = False
         for name in ("attention_view", "head_fusion", "discard_ratio", "selection"):
             getattr(self.events, name).connect(self._refresh_attention)
 
     # -- derived values -------------------------------------------------------------------------
     @property
     def layout(self) -> TokenLayout | None:
-        return None if self.result is None else TokenLayout.of(self.result)
+        return None if self.result is None else self.result.trace.layout
 
     @property
     def query_token(self) -> int:
@@ -115,12 +122,26 @@ class ViTState:
 
     @property
     def meaningless_on_photos(self) -> bool:
-        """A bundled model knows only generated scenes: its answer on a photo means nothing."""
-        return self.model is not None and self.model.config.source == "bundled"
+        """A bundled or retrained model knows only generated scenes: its answer on a photo means nothing."""
+        return self.model is not None and self.model.generated_only
+
+    @property
+    def pooled(self) -> bool:
+        """The model pools by attention (SigLIP): its probe can be the query."""
+        return self.result is not None and self.result.trace.pool_attention is not None
 
     @property
     def has_classifier(self) -> bool:
         return self.result is not None and bool(self.result.top)
+
+    def device_text(self) -> str:
+        """Where the model runs, for the panel: 'cpu', or 'cuda (NVIDIA …)'."""
+        if self.model is None:
+            return ""
+        device = self.model.device
+        if device == "cuda" and torch.cuda.is_available():
+            return f"cuda ({torch.cuda.get_device_name(0)})"
+        return device
 
     def input_size_range(self) -> tuple[int, int, int] | None:
         """(smallest, largest, step) input size in pixels the current model accepts."""
@@ -128,16 +149,6 @@ class ViTState:
             return None
         p = self.model.config.patch_size
         return p, min(vit.MAX_INPUT, int(vit.MAX_PATCHES**0.5) * p), p
-
-    def readout(self) -> str:
-        """The line under the step-6 map: the weight under the pointer and where it comes from."""
-        if self.hovered is None:
-            return ""
-        if self.attention is None or self.result is None or not 0 <= self.hovered < self.result.trace.num_patches:
-            return HOVER_HINT
-        r, c = divmod(self.hovered, self.result.trace.grid[1])
-        weight = float(self.attention.values.reshape(-1)[self.hovered])
-        return f"patch {self.hovered} (row {r}, col {c}): weight {weight:.4f} — {self.attention.source}"
 
     # -- selection ------------------------------------------------------------------------------
     def select_patch(self, index: int) -> None:
@@ -153,9 +164,12 @@ class ViTState:
         self.selection = replace(self.selection, patch=index, query=None)
 
     def set_query(self, token: int | None) -> None:
-        """Read attention from special token ``token`` (0: [CLS]), or from the selected patch (None)."""
+        """Read attention from special token ``token`` (0: [CLS]), the pool's probe (POOL_QUERY) or the selected patch (None)."""
         layout = self.layout
-        if token is not None and (token < 0 or (layout is not None and token >= layout.leading)):
+        if token == POOL_QUERY:
+            if not self.pooled:
+                return
+        elif token is not None and (token < 0 or (layout is not None and token >= layout.leading)):
             return
         self.selection = replace(self.selection, query=token)
 
@@ -218,8 +232,8 @@ class ViTState:
 
         self._loading, self._run_waiting = True, False
         return self._start(
-            load_model, path_or_name, on_result=loaded, on_error=failed, on_cancelled=cancelled,
-            description=f"loading {name}",
+            load_model, path_or_name, vit.pick_device(self.device), on_result=loaded, on_error=failed,
+            on_cancelled=cancelled, description=f"loading {name}",
         )
 
     def _model_loaded(self, model: vit.LoadedViT, path_or_name: str | Path) -> None:
@@ -228,13 +242,40 @@ class ViTState:
             self.model_path = "" if str(path_or_name) in vit.BUNDLED else str(Path(path_or_name).resolve())
             lowest, highest, _step = self.input_size_range()
             keep = self._first_model and lowest <= self.input_size <= highest
-            self.input_size = self.input_size if keep else model.config.image_size
+            self.input_size = self.input_size if keep else min(model.config.default_input_size, highest)
             self._first_model = False
         self.run_model()
 
     def set_image(self, image: Image.Image | None) -> Any:
         """The current image changed: run the model on it."""
         self.image = image
+        return self.run_model()
+
+    def set_device(self, choice: str) -> Any:
+        """Run on the GPU torch has ("auto") or on the CPU; the model moves in the runner and runs again."""
+        if choice not in DEVICE_CHOICES:
+            return None
+        self.device = choice
+        if self.model is None or self.model.device == vit.pick_device(choice):
+            return None
+        return self._start(move_model, self.model, vit.pick_device(choice), on_result=self._model_replaced,
+                           on_error=lambda exc: self._report("Could not move the model", exc),
+                           description="moving the model")
+
+    def set_preprocessing(self, **fields: Any) -> Any:
+        """Your own mean, std, crop or interpolation where the model's files store none; runs again."""
+        if self.model is None:
+            return None
+        try:
+            model = self.model.with_preprocessing(**fields)
+        except ValueError as exc:
+            self._report("Preprocessing", exc)
+            return None
+        return self._model_replaced(model)
+
+    def _model_replaced(self, model: vit.LoadedViT) -> Any:
+        """The same network with another device or preprocessing: keep the selection, run again."""
+        self.model = model
         return self.run_model()
 
     def set_input_size(self, size: int) -> Any:
@@ -250,17 +291,19 @@ class ViTState:
             self._run_waiting = True
             return None
         return self._start(
-            compute_result, self.model, self.image, self.input_size or None, on_result=self._apply_result,
-            on_error=lambda exc: self._report("ViT", exc), description="running the ViT",
+            compute_result, self.model, self.image, self.input_size or None, (self.head_fusion, self.discard_ratio),
+            on_result=self._apply_result, on_error=lambda exc: self._report("ViT", exc), description="running the ViT",
         )
 
     def _apply_result(self, result: ViTResult) -> None:
         """Adopt a new result: the selection is fitted to it and the map redone before anyone hears."""
-        fresh = self.result is None or self.result.model is not result.model
-        self._rollout = None  # a trace's attentions can be large: keep no old one alive
+        fresh = self.result is None or self.result.model.net is not result.model.net
+        fusion, discard = result.rollout_key
+        self._rollout = ((result.trace, fusion, discard), result.rollout_factors)  # no old trace's kept alive
         with hold_events(self):
             self.result = result
-            self.selection = self.selection.fitted(TokenLayout.of(result), fresh_model=fresh)
+            self.selection = self.selection.fitted(result.trace.layout, fresh_model=fresh,
+                                                   pooled=result.trace.pool_attention is not None)
             if self.hovered is not None and self.hovered >= result.trace.num_patches:
                 self.hovered = -1
             self._refresh_attention()
@@ -300,33 +343,6 @@ class ViTState:
             raise exc
         self.on_error(title, exc)
 
-    # -- the attention map ----------------------------------------------------------------------
-    def _refresh_attention(self, *_args: Any) -> None:
-        """Recompute :attr:`attention` when its inputs changed (a no-op when they did not)."""
-        layout = self.layout
-        if layout is None:
-            self._attention_key, self.attention = None, None
-            return
-        sel = self.selection
-        query = sel.query_token(layout)
-        rollout = self.attention_view == "rollout"
-        view = (self.head_fusion, self.discard_ratio) if rollout else (sel.layer, sel.head)
-        key = (self.result, self.attention_view, view, query)
-        if not _same(key, self._attention_key):
-            self.attention = (
-                rollout_map(self.result, layout, query, self._joint(), self.head_fusion, self.discard_ratio)
-                if rollout else layer_map(self.result, layout, query, sel.layer, sel.head)
-            )
-            self._attention_key = key
-
-    def _joint(self) -> torch.Tensor:
-        """The rollout matrix (T, T) for the current trace and settings; one serves every query."""
-        t = self.result.trace
-        key = (t, self.head_fusion, self.discard_ratio)
-        if self._rollout is None or not _same(key, self._rollout[0]):
-            self._rollout = key, va.rollout(t.attentions, self.head_fusion, self.discard_ratio)
-        return self._rollout[1]
-
     # -- sample scenes and export ---------------------------------------------------------------
     def next_sample_scene(self) -> tuple[Image.Image, str]:
         """A new generated scene like those the bundled model learned, and its name."""
@@ -335,10 +351,17 @@ class ViTState:
         return image, f"generated scene {self._scene_seed} ({CLASS_NAMES[label]})"
 
     def export_attention(self, path: str | Path) -> Path:
-        """All attention weights as one (layers, heads, T, T) float32 array; token 0 is [CLS]."""
+        """All attention weights as one (layers, heads, T, T) float32 .npy, written a layer at a time.
+
+        The tokens are in the trace's order: its special tokens (``layout.special``), then the patches.
+        """
         if self.result is None:
             raise ValueError("nothing to export yet: the model has not run")
         path = Path(path)
-        stacked = np.stack([a.numpy() for a in self.result.trace.attentions]).astype(np.float32)
-        np.save(path, stacked)
+        maps = self.result.trace.attentions
+        out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(len(maps), *maps.shape_of_layer))
+        for layer in range(len(maps)):
+            out[layer] = maps[layer].numpy()
+        out.flush()
+        del out
         return path

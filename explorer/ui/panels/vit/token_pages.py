@@ -6,6 +6,7 @@ import numpy as np
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
+from explorer.engine.vit.resample import RULES
 from explorer.ui.panels.vit.page import Page, note
 from explorer.ui.panels.vit.result import ViTResult
 from explorer.ui.panels.vit.state import ViTState
@@ -126,8 +127,9 @@ class PositionPage(Page):
             self._shown = id(result)
         self.grids.set_selected(selected if result.tiled is not None else None)
         trained = result.model.config.grid
+        rule = RULES[result.model.config.pos_interpolation].whose
         resampled = "" if t.grid == (trained, trained) else (
-            f" The model learned a {trained}×{trained} table; it is resampled bicubically to this {gh}×{gw} grid."
+            f" The model learned a {trained}×{trained} table; it is resampled {rule} to this {gh}×{gw} grid."
         )
         rho = "" if not np.isfinite(result.locality) else (
             f" Spearman ρ between similarity and grid distance: <b>{result.locality:+.2f}</b> "
@@ -139,8 +141,39 @@ class PositionPage(Page):
         )
 
 
+#: What each pooling reads, in a sentence (step 5).
+READS = {
+    "cls": "the final [CLS]",
+    "avg": "the mean of the final patch tokens",
+    "map": "an attention-pooling head: a learned probe query attends over all final tokens (step 6 shows where)",
+    "cls_avg": "the final [CLS] beside the mean of the final patch tokens",
+}
+
+
+def short_name(token: str) -> str:
+    """'[CLS]' → 'CLS', '[REG3]' → 'R3': the label of a tile in the strip."""
+    inner = token.strip("[]")
+    return "R" + inner[3:] if inner.startswith("REG") else inner
+
+
+def special_sentence(result: ViTResult) -> str:
+    """Step 5's account of the tokens in front of the patches."""
+    cfg, layout = result.model.config, result.trace.layout
+    if not layout.leading:
+        return (f"{cfg.family} puts <b>no token</b> in front of the patches: the sequence is the "
+                f"<b>{layout.patches} patch tokens</b> alone.")
+    kinds = "; ".join(f"<b>{name}</b> (position {i}): {layout.kind_of(i)}" for i, name in enumerate(layout.special)
+                      if not name.startswith("[REG") or name == "[REG1]")
+    if cfg.registers > 1:
+        kinds += f" — {cfg.registers} registers in all, positions {layout.leading - cfg.registers}–{layout.leading - 1}"
+    with_pos = ", ".join(layout.special[: cfg.pos_prefix]) or "none of them"
+    return (f"{layout.leading} learned token{'s' if layout.leading > 1 else ''} go in front: {kinds}. "
+            f"The sequence is now <b>{layout.total} tokens</b> of {cfg.dim} numbers, patch i at position "
+            f"{layout.leading} + i. Position embeddings are added to {with_pos} and to every patch.")
+
+
 class ClassTokenPage(Page):
-    title = "5 · Class token"
+    title = "5 · Class and special tokens"
 
     def __init__(self, state: ViTState) -> None:
         super().__init__(state)
@@ -151,26 +184,31 @@ class ClassTokenPage(Page):
         self.strip.patchClicked.connect(state.select_patch)
         self.strip.setMinimumHeight(90)
         self.strip.setMaximumHeight(150)
-        self.tokens = Heatmap("Encoder input z₀ = [CLS; patch embeddings] + position embeddings", kind="diverging", annotate=False, colorbar=True)
-        self.tokens.clicked.connect(lambda row, _col: state.select_patch(row - 1) if row > 0 else None)
+        self.tokens = Heatmap("Encoder input z₀ = [special tokens; patch embeddings] + position embeddings",
+                              kind="diverging", annotate=False, colorbar=True)
+        self.tokens.clicked.connect(self._row_clicked)
         layout.addWidget(self.strip, 2)
         layout.addWidget(self.tokens, 5)
         self._shown: int | None = None
+        self._leading = 1
+
+    def _row_clicked(self, row: int, _col: int) -> None:
+        if row >= self._leading:
+            self.state.select_patch(row - self._leading)
 
     def show(self, result: ViTResult, selected: int) -> None:
         t, cfg = result.trace, result.model.config
-        n = t.num_patches
+        layout = t.layout
+        self._leading = layout.leading
         if self._shown != id(result):
-            self.strip.set_patches(result.patches_rgb, visible=20)
-            z0 = t.tokens[0].numpy()  # (N + 1, D)
-            self.tokens.set_data(z0, row_labels=["[CLS]"] + [str(i + 1) for i in range(n)], col_labels=[str(j) for j in range(cfg.dim)])
+            self.strip.set_patches(result.patches_rgb, visible=20, leading=tuple(short_name(n) for n in layout.special))
+            z0 = t.sequence.numpy()  # (T, D), before CLIP's ln_pre
+            rows = list(layout.special) + [str(i) for i in range(layout.patches)]
+            self.tokens.set_data(z0, row_labels=rows, col_labels=[str(j) for j in range(cfg.dim)])
             self._shown = id(result)
         self.strip.set_selected(selected)
-        self.tokens.set_highlight(rows=[0, selected + 1])
-        read = "the mean of the patch tokens" if cfg.pool == "avg" else "position 0, the class token"
-        self.note.setText(
-            f"<b>Step 5.</b> A learned [CLS] vector is put in front: the sequence is now <b>{n + 1} tokens</b> "
-            f"of {cfg.dim} numbers, [CLS] at position 0 and patch i at position i + 1. It holds no image content "
-            f"of its own; through attention it gathers from the patches, and after the last block the classifier "
-            f"reads {read}."
-        )
+        self.tokens.set_highlight(rows=list(range(layout.leading)) + [layout.leading + selected])
+        read = READS[cfg.pool] + (" and the final [DIST] by its own head; the logits are the mean of the two"
+                                  if cfg.distillation_token and cfg.num_classes else "")
+        pre = (" CLIP then normalises the whole sequence (ln_pre) before the first block." if cfg.norm_pre else "")
+        self.note.setText(f"<b>Step 5.</b> {special_sentence(result)}{pre} After the last block the model reads {read}.")

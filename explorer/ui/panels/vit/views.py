@@ -87,6 +87,7 @@ class PatchImageView(_Canvas):
         self.patch = 1
         self.shape_hw = (1, 1)  # (h, w)
         self.grid_visible = True
+        self.marks: list[QGraphicsRectItem] = []
 
     def set_image(self, rgb: np.ndarray, grid: tuple[int, int], patch: int) -> None:
         """``rgb`` (H, W, 3) uint8; ``grid`` (gh, gw) of ``patch``-pixel cells."""
@@ -135,6 +136,20 @@ class PatchImageView(_Canvas):
         self.selection.setPen(_pen(theme.colors().highlight, 3.0))
         self.selection.setVisible(True)
 
+    def set_marked(self, indices, colour: str | None = None) -> None:
+        """Outline these patches (e.g. high-norm tokens), replacing any outlined before."""
+        for item in self.marks:
+            self.box.removeItem(item)
+        self.marks.clear()
+        pen = _pen(colour or theme.colors().highlight, 1.5)
+        for index in indices:
+            r, c = divmod(int(index), self.grid[1])
+            item = QGraphicsRectItem(QRectF(c * self.patch, r * self.patch, self.patch, self.patch))
+            item.setPen(pen)
+            item.setZValue(9)
+            self.box.addItem(item)
+            self.marks.append(item)
+
     def _patch_at(self, x: float, y: float) -> int:
         if x < 0 or y < 0:
             return -1
@@ -174,8 +189,10 @@ class PatchStripView(_Canvas):
         self.count = 0
         self.patch = 1
 
-    def set_patches(self, patches: np.ndarray, visible: int = 16) -> None:
-        """``patches`` (N, P, P, 3) uint8."""
+    def set_patches(self, patches: np.ndarray, visible: int = 16, leading: tuple[str, ...] | None = None) -> None:
+        """``patches`` (N, P, P, 3) uint8; ``leading``: the tiles before them (e.g. CLS, DIST, R1 …), if they change."""
+        if leading is not None:
+            self.leading = tuple(leading)
         for item in self.items:
             self.box.removeItem(item)
         self.items.clear()
@@ -188,14 +205,17 @@ class PatchStripView(_Canvas):
         lead = len(self.leading)
         for k, text in enumerate(self.leading):
             rect = QGraphicsRectItem(QRectF(k * step, 0, p, p))
-            rect.setBrush(QColor(theme.colors().accent))
-            rect.setPen(_pen(theme.colors().accent))
+            colour = QColor(theme.colors().muted if text.startswith("R") else theme.colors().accent)
+            if text == "DIST":
+                colour = colour.darker(140)
+            rect.setBrush(colour)
+            rect.setPen(_pen(colour.name()))
             rect.setZValue(2)
             label = pg.TextItem(text, color="#ffffff", anchor=(0.5, 0.5))
             label.setZValue(3)
             label.setFont(font)
             label.setPos(k * step + p / 2, p / 2)
-            index = pg.TextItem("0", color=fg, anchor=(0.5, 0))
+            index = pg.TextItem(str(k), color=fg, anchor=(0.5, 0))
             index.setFont(font)
             index.setPos(k * step + p / 2, p * 1.05)
             for item in (rect, label, index):

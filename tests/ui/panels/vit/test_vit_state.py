@@ -83,7 +83,7 @@ def test_start_loads_the_bundled_model_and_runs_it_on_the_image(state, scene):
     assert state.selection == Selection(patch=0, layer=cfg.depth - 1, head=None, query=0)
     trace = state.result.trace
     expected = va.attention_map(trace.attentions[-1], trace.grid, 0, None).numpy()
-    np.testing.assert_allclose(state.attention.values, expected, atol=1e-7)
+    np.testing.assert_allclose(state.attention.values, expected, atol=1e-6)
     assert state.meaningless_on_photos and state.has_classifier
 
 
@@ -121,7 +121,7 @@ def test_progress_is_shown_until_the_latest_request_ends(scene):
     assert s.progress == (0.0, "")
     runner.jobs[0].finish()
     assert s.progress is None
-    assert (0.1, "reading weights") in seen and (1.0, "loaded") in seen
+    assert (0.1, "reading weights") in seen and (1.0, "loaded on cpu") in seen
 
 
 def test_a_run_asked_for_while_a_model_loads_waits_for_it(scene, photo):
@@ -196,8 +196,8 @@ def test_a_new_model_starts_on_its_last_layer_and_the_mean_of_heads(state):
 
 
 def test_the_clamp_rule_on_a_layout_with_more_special_tokens():
-    registers = TokenLayout(("[CLS]", "reg 1", "reg 2"), patches=16, depth=2, heads=3)
-    plain = TokenLayout(("[CLS]",), patches=9, depth=4, heads=2)
+    registers = TokenLayout(("[CLS]", "[REG1]", "[REG2]"), grid=(4, 4), depth=2, heads=3)
+    plain = TokenLayout(("[CLS]",), grid=(3, 3), depth=4, heads=2)
     selection = Selection(patch=12, layer=1, head=2, query=2)
     assert selection.query_token(registers) == 2
     assert selection.fitted(plain, fresh_model=False) == Selection(patch=8, layer=1, head=None, query=0)
@@ -225,7 +225,7 @@ def test_clicking_the_map_while_from_cls_attends_from_that_patch(state):
     assert state.selection.patch == 5 and state.selection.query is None
     trace = state.result.trace
     expected = va.attention_map(trace.attentions[-1], trace.grid, 6, 1).numpy()
-    np.testing.assert_allclose(state.attention.values, expected, atol=1e-7)
+    np.testing.assert_allclose(state.attention.values, expected, atol=1e-6)
     assert "where patch 5 looks" in state.attention.description
     state.select_patch(7)  # the query follows the selected patch
     assert state.attention.query == 8
@@ -266,7 +266,7 @@ def test_a_dot_in_the_distance_plot_shows_that_head_of_that_layer(state):
     state.show_head(1, 2)
     assert state.attention_view == "raw" and state.attention.layer == 1 and state.attention.head == 2
     trace = state.result.trace
-    np.testing.assert_allclose(state.attention.values, va.attention_map(trace.attentions[1], trace.grid, 0, 2).numpy())
+    np.testing.assert_allclose(state.attention.values, va.attention_map(trace.attentions[1], trace.grid, 0, 2).numpy(), atol=1e-6)
 
 
 def test_the_map_is_not_redone_when_nothing_it_depends_on_changed(state):
@@ -285,7 +285,7 @@ def test_settings_round_trip_and_damaged_values_are_ignored(state):
     fresh = ViTState()
     assert set(restore_settings(fresh, saved)) == set(ViTState.PERSISTED)
     assert settings_of(fresh) == settings_of(state)
-    damaged = {"step": "7", "attention_view": "sideways", "head_fusion": "median", "discard_ratio": "nan",
+    damaged = {"step": "8", "attention_view": "sideways", "head_fusion": "median", "discard_ratio": "nan",
                "input_size": "-8", "show_grid": "maybe"}
     assert restore_settings(ViTState(), damaged) == []
 
