@@ -47,11 +47,22 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, x: torch.Tensor, keep: bool = False) -> tuple[torch.Tensor, QKV | None]:
+    def forward(self, x: torch.Tensor, keep: bool = False, head_mask: torch.Tensor | None = None,
+                weights: list[torch.Tensor] | None = None) -> tuple[torch.Tensor, QKV | None]:
+        """``head_mask`` (h,) or (B, h) scales each head's output before the projection (0 switches it off).
+
+        ``weights``, a list, receives this layer's (B, h, T, T) attention weights from the
+        written-out path, inside the autograd graph: what gradient-weighted relevance needs.
+        """
         b, n, d = x.shape
         qkv = self.qkv(x).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)  # each (B, h, T, d_h)
-        out, _ = scaled_dot_product(q, k, v, scale=self.scale)  # (B, h, T, d_h), fused
+        need = weights is not None
+        out, attention = scaled_dot_product(q, k, v, scale=self.scale, need_weights=need)  # (B, h, T, d_h)
+        if need:
+            weights.append(attention)  # (B, h, T, T)
+        if head_mask is not None:
+            out = out * head_mask.to(out.dtype).reshape(*head_mask.shape[:-1], self.heads, 1, 1)
         out = out.transpose(1, 2).reshape(b, n, d)  # (B, T, D)
         return self.proj(out), ((q, k, v) if keep else None)
 
@@ -88,8 +99,9 @@ class Block(nn.Module):
         self.ls1 = LayerScale(config.dim) if config.layer_scale else nn.Identity()
         self.ls2 = LayerScale(config.dim) if config.layer_scale else nn.Identity()
 
-    def forward(self, x: torch.Tensor, keep: bool = False) -> tuple[torch.Tensor, QKV | None]:
-        attended, qkv = self.attn(self.norm1(x), keep)
+    def forward(self, x: torch.Tensor, keep: bool = False, head_mask: torch.Tensor | None = None,
+                weights: list[torch.Tensor] | None = None) -> tuple[torch.Tensor, QKV | None]:
+        attended, qkv = self.attn(self.norm1(x), keep, head_mask, weights)
         x = x + self.ls1(attended)
         x = x + self.ls2(self.mlp(self.norm2(x)))
         return x, qkv

@@ -156,8 +156,8 @@ class LoadedViT:
         return prep.unnormalise(self.config, pixels)
 
     # -- run -------------------------------------------------------------------------------
-    def trace(self, pixels: torch.Tensor) -> ViTTrace:
-        return self.net.trace(pixels)
+    def trace(self, pixels: torch.Tensor, head_mask: torch.Tensor | None = None) -> ViTTrace:
+        return self.net.trace(pixels, head_mask)
 
     def run(self, image: Image.Image, input_size: int | None = None) -> ViTTrace:
         """preprocess + trace in one call."""

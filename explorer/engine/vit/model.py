@@ -131,33 +131,71 @@ class VisionTransformer(nn.Module):
         embedding = self.embed_proj(features) if cfg.projection else None  # (B, E)
         return features, logits, pool_weights, embedding
 
-    def _encode(self, pixels: torch.Tensor, keep: bool):
+    def _embed(self, pixels: torch.Tensor):
         gh, gw = self._check_pixels(pixels)
         p = self.config.patch_size
         pixels = pixels[:, :, : gh * p, : gw * p]
         embedded = self.embed_patches(pixels)  # (B, N, D)
         pos = self.position_embeddings((gh, gw))  # (1, P0 + N, D)
-        sequence = self.assemble(embedded, pos)  # (B, T, D)
+        return pixels, (gh, gw), embedded, pos, self.assemble(embedded, pos)  # sequence (B, T, D)
+
+    def encoder_input(self, pixels: torch.Tensor) -> torch.Tensor:
+        """(B, T, D): what the first block reads — patches embedded, special tokens in front, positions, pre-norm."""
+        return self.norm_pre(self._embed(pixels)[-1])
+
+    def check_head_mask(self, head_mask: torch.Tensor | None) -> torch.Tensor | None:
+        """``head_mask`` as a float tensor on the model's device, checked to be (depth, heads) or (B, depth, heads)."""
+        if head_mask is None:
+            return None
+        shape = (self.config.depth, self.config.heads)
+        if head_mask.ndim not in (2, 3) or tuple(head_mask.shape[-2:]) != shape:
+            raise ValueError(f"a head mask must be (depth, heads) = {shape} or (B, {shape[0]}, {shape[1]}); "
+                             f"got {tuple(head_mask.shape)}")
+        return head_mask.to(self.pos_embed.device, torch.float32)
+
+    def run_blocks(self, x: torch.Tensor, start: int = 0, *, head_mask: torch.Tensor | None = None,
+                   weights: list[torch.Tensor] | None = None, tokens: list[torch.Tensor] | None = None,
+                   kept: list | None = None) -> torch.Tensor:
+        """Blocks ``start``… on ``x`` (B, T, D), the input of block ``start``; returns the last block's output.
+
+        ``head_mask`` (depth, heads) or (B, depth, heads) scales each head's output before its
+        layer's projection (0 switches a head off). The lists, when given, receive each block's
+        attention weights (written-out path, inside the autograd graph), output tokens and (q, k, v).
+        """
+        for i in range(start, len(self.blocks)):
+            mask = None if head_mask is None else head_mask[..., i, :]
+            x, qkv = self.blocks[i](x, kept is not None, mask, weights)
+            if tokens is not None:
+                tokens.append(x)
+            if kept is not None:
+                kept.append(qkv)
+        return x
+
+    def _encode(self, pixels: torch.Tensor, keep: bool, head_mask: torch.Tensor | None = None):
+        pixels, grid, embedded, pos, sequence = self._embed(pixels)
         x = self.norm_pre(sequence)
         tokens, kept = [x], []
-        for block in self.blocks:
-            x, qkv = block(x, keep)
-            if keep:
-                tokens.append(x)
-                kept.append(qkv)
-        return pixels, (gh, gw), embedded, pos, sequence, tokens, kept, self.read_out(x)
+        x = self.run_blocks(x, head_mask=self.check_head_mask(head_mask), tokens=tokens if keep else None,
+                            kept=kept if keep else None)
+        return pixels, grid, embedded, pos, sequence, tokens, kept, self.read_out(x)
 
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        """(B, C, H, W) → logits (B, K); nothing is kept."""
-        return self._encode(pixels, keep=False)[-1][1]
+    def forward(self, pixels: torch.Tensor, head_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, C, H, W) → logits (B, K); nothing is kept. ``head_mask``: see :meth:`run_blocks`."""
+        return self._encode(pixels, keep=False, head_mask=head_mask)[-1][1]
 
     @torch.no_grad()
-    def trace(self, pixels: torch.Tensor) -> ViTTrace:
-        """Run one image (1, C, H, W) and keep every intermediate, on the CPU; H, W need not be the trained size."""
+    def trace(self, pixels: torch.Tensor, head_mask: torch.Tensor | None = None) -> ViTTrace:
+        """Run one image (1, C, H, W) and keep every intermediate, on the CPU; H, W need not be the trained size.
+
+        ``head_mask`` (depth, heads): heads at 0 are switched off (their output zeroed before the projection).
+        """
         if pixels.ndim == 4 and pixels.shape[0] != 1:
             raise ValueError(f"trace takes one image, shape (1, C, H, W); got batch of {pixels.shape[0]}")
+        if head_mask is not None and head_mask.ndim != 2:
+            raise ValueError(f"trace takes one head mask (depth, heads); got shape {tuple(head_mask.shape)}")
         device = next(self.parameters()).device
-        pixels, grid, embedded, pos, sequence, tokens, kept, out = self._encode(pixels.to(device), keep=True)
+        head_mask = self.check_head_mask(head_mask)
+        pixels, grid, embedded, pos, sequence, tokens, kept, out = self._encode(pixels.to(device), True, head_mask)
         features, logits, pool_weights, embedding = out
 
         def cpu(t: torch.Tensor | None) -> torch.Tensor | None:
@@ -186,4 +224,5 @@ class VisionTransformer(nn.Module):
             pool_attention=cpu(pool_weights[0]) if pool_weights is not None else None,
             embedding=cpu(embedding),
             device=str(device),
+            head_mask=cpu(head_mask),
         )

@@ -105,6 +105,7 @@ class ViTTrace:
     pool_attention: torch.Tensor | None = None  # (heads, probes, T): SigLIP's attention-pool weights
     embedding: torch.Tensor | None = None  # (1, E): CLIP's projected image embedding
     device: str = "cpu"  # where the forward ran
+    head_mask: torch.Tensor | None = None  # (depth, heads): 0 where a head was switched off; None: all on
 
     @property
     def num_patches(self) -> int:
