@@ -63,13 +63,14 @@ def rollout_factors(trace: ViTTrace, fusion: str, discard: float, reporter=None,
 
 
 def compute_result(model: LoadedViT, image: Image.Image, input_size: int | None,
-                   rollout: tuple[str, float] = ("mean", 0.0), reporter=None) -> ViTResult:
-    """Everything the pages need, off the GUI thread."""
+                   rollout: tuple[str, float] = ("mean", 0.0), head_mask: torch.Tensor | None = None,
+                   reporter=None) -> ViTResult:
+    """Everything the pages need, off the GUI thread; ``head_mask`` (depth, heads): 0 switches a head off."""
     report(reporter, 0.05, "resizing and normalising")
     plan = model.resize_plan(image.width, image.height, input_size)
     pixels = model.preprocess(image, input_size)
     report(reporter, 0.15, f"running the transformer on {model.device}")
-    trace = model.trace(pixels)
+    trace = model.trace(pixels, head_mask)
     report(reporter, 0.5, "analysing position embeddings and attention")
     seen = model.unnormalise(trace.pixels)
     gh, gw = trace.grid

@@ -35,15 +35,20 @@ from psygnal import evented
 from explorer.engine import vit
 from explorer.engine.infra.progress import report
 from explorer.engine.vit import analysis as va
+from explorer.engine.vit import heads_overview as ho
+from explorer.engine.vit import relevance as rl
 from explorer.engine.vit.tasks import CLASS_NAMES, render_scene
 from explorer.ui.panels.state import Runner, hold_events, identity_fields, persisted, run_now
 from explorer.ui.panels.vit.attention_rules import HOVER_HINT, AttentionRules
+from explorer.ui.panels.vit.explain_maps import MAP_SCALES
+from explorer.ui.panels.vit.explain_rules import ExplainRules
 from explorer.ui.panels.vit.maps import AttentionMap
 from explorer.ui.panels.vit.result import ViTResult, compute_result
 from explorer.ui.panels.vit.selection import POOL_QUERY, Selection, TokenLayout
 
-#: The steps of the walk, in order (``ViTState.step`` is 1-based): six of the cheatsheet, then token norms.
-STEP_COUNT = 7
+#: The steps of the walk, in order (``ViTState.step`` is 1-based): six of the cheatsheet, then token norms,
+#: relevance, head ablation, all heads at a glance and the logit lens.
+STEP_COUNT = 11
 #: Where the model runs: the GPU torch has (CUDA or MPS) when there is one, or the CPU.
 DEVICE_CHOICES = ("auto", "cpu")
 #: What step 6 draws: one layer's attention, or the rollout through all layers.
@@ -65,13 +70,15 @@ def move_model(model: vit.LoadedViT, device: str, reporter=None) -> vit.LoadedVi
     return replace(model).to(device)
 
 
-@evented(equality_operators=identity_fields("model", "image", "result", "attention"))
+@evented(equality_operators=identity_fields("model", "image", "result", "attention", "comparison", "relevance",
+                                            "importance", "overview", "lens", "intact_logits"))
 @dataclass
-class ViTState(AttentionRules):
+class ViTState(AttentionRules, ExplainRules):
     """The ViT panel's model, result, selection and settings, and the rules that tie them together."""
 
     PERSISTED: ClassVar[tuple[str, ...]] = (
         "step", "attention_view", "head_fusion", "discard_ratio", "input_size", "show_grid", "model_path", "device",
+        "relevance_method", "map_scale", "heads_order",
     )
     step: int = persisted(1, min=1, max=STEP_COUNT)
     attention_view: str = persisted("raw", choices=ATTENTION_VIEWS)
@@ -82,6 +89,9 @@ class ViTState(AttentionRules):
     #: The weight file or folder the model came from ("" for a bundled model), restored at start.
     model_path: str = persisted("")
     device: str = persisted("auto", choices=DEVICE_CHOICES)
+    relevance_method: str = persisted("chefer", choices=rl.METHODS)
+    map_scale: str = persisted("shared", choices=MAP_SCALES)  # one colour scale for the compared maps, or each its own
+    heads_order: str = persisted("layers", choices=ho.ORDERS)
 
     model: vit.LoadedViT | None = None
     image: Image.Image | None = None
@@ -90,6 +100,15 @@ class ViTState(AttentionRules):
     attention: AttentionMap | None = None
     hovered: int | None = None  # patch under the pointer on step 6; -1 when it left, None before
     progress: tuple[float, str] | None = None  # (fraction, text) while a load or run is under way
+    # -- steps 8-11 (explain_rules.py): made from the result, each with the key it was made for
+    heads_off: frozenset[tuple[int, int]] = frozenset()  # (layer, head) pairs switched off in the next run
+    explain_class: int | None = None  # the class relevance, importance and the lens explain; None: the top one
+    comparison: tuple | None = None  # step 8's ExplainMaps: raw attention, rollout, relevance (None: not yet)
+    relevance: rl.Relevance | None = None
+    importance: Any = None  # ablation.HeadImportance
+    overview: ho.HeadsOverview | None = None
+    lens: Any = None  # logit_lens.LogitLens
+    intact_logits: torch.Tensor | None = None  # (1, K) with every head on, beside the switched model's
 
     runner: Runner = field(default=run_now, repr=False, compare=False)
     #: Called with (title, exception) for a failure the user must see; None raises it instead.
@@ -109,6 +128,7 @@ class ViTState(AttentionRules):
         self._refreshing = False
         for name in ("attention_view", "head_fusion", "discard_ratio", "selection"):
             getattr(self.events, name).connect(self._refresh_attention)
+        self._init_explain()
 
     # -- derived values -------------------------------------------------------------------------
     @property
@@ -292,7 +312,7 @@ class ViTState(AttentionRules):
             return None
         return self._start(
             compute_result, self.model, self.image, self.input_size or None, (self.head_fusion, self.discard_ratio),
-            on_result=self._apply_result, on_error=lambda exc: self._report("ViT", exc), description="running the ViT",
+            self.head_mask_tensor(), on_result=self._apply_result, on_error=lambda exc: self._report("ViT", exc), description="running the ViT",
         )
 
     def _apply_result(self, result: ViTResult) -> None:
@@ -337,6 +357,7 @@ class ViTState(AttentionRules):
     def cancel(self) -> None:
         if self._job is not None:
             self._job.cancel()
+        self._cancel_side_jobs()
 
     def _report(self, title: str, exc: BaseException) -> None:
         if self.on_error is None:

@@ -285,7 +285,7 @@ def test_settings_round_trip_and_damaged_values_are_ignored(state):
     fresh = ViTState()
     assert set(restore_settings(fresh, saved)) == set(ViTState.PERSISTED)
     assert settings_of(fresh) == settings_of(state)
-    damaged = {"step": "8", "attention_view": "sideways", "head_fusion": "median", "discard_ratio": "nan",
+    damaged = {"step": "12", "attention_view": "sideways", "head_fusion": "median", "discard_ratio": "nan",
                "input_size": "-8", "show_grid": "maybe"}
     assert restore_settings(ViTState(), damaged) == []
 
