@@ -50,6 +50,7 @@ class Alternative:
     probs: list[float]
     total: float = 0.0  # total log-probability
     ended: bool = True  # False: stopped at the length limit
+    tokens: list[int] = field(default_factory=list)  # without the end token
 
 
 @dataclass
@@ -170,7 +171,8 @@ class Captioner:
             betas=betas,
             candidates=[[(self.word(t) if t != end else "<end>", p) for t, p in step] for step in best.candidates],
             alternatives=[
-                Alternative([self.word(t) for t in h.tokens[: len(h.tokens) - h.finished]], h.score, h.probs, h.total, h.finished)
+                Alternative([self.word(t) for t in h.tokens[: len(h.tokens) - h.finished]], h.score, h.probs, h.total,
+                            h.finished, h.tokens[: len(h.tokens) - h.finished])
                 for h in beams
             ],
             beam_size=k,
