@@ -113,7 +113,7 @@ class CaptioningPanel(Panel):
         menu = QMenu(self.model_button)
         self.open_file_action = QAction("Open model file (.safetensors, converted tutorial checkpoint)…", self)
         self.open_file_action.triggered.connect(self.open_model_dialog)
-        self.open_folder_action = QAction("Open Hugging Face VisionEncoderDecoder folder…", self)
+        self.open_folder_action = QAction("Open Hugging Face captioner folder (VisionEncoderDecoder or BLIP)…", self)
         self.open_folder_action.triggered.connect(self.open_folder_dialog)
         self.download_action = QAction("Download from Hugging Face (model id)…", self)
         self.download_action.triggered.connect(self.download_dialog)
@@ -177,10 +177,17 @@ class CaptioningPanel(Panel):
         if self.state.main is not None:
             self.note.setVisible(self.state.main.synthetic)
 
+    def head_index(self, layer: int | None, head: int | None) -> int:
+        """The head box's entry for ``layer`` and ``head`` (0, the mean, if it has none).
+
+        Compared by value: ``findData`` compares Python objects by identity, so a tuple
+        built anew never matched and the box fell back to the mean.
+        """
+        return next((i for i in range(self.head_combo.count()) if self.head_combo.itemData(i) == (layer, head)), 0)
+
     def _show_head(self) -> None:
-        index = self.head_combo.findData((self.state.layer, self.state.head))
         self.head_combo.blockSignals(True)
-        self.head_combo.setCurrentIndex(max(index, 0))
+        self.head_combo.setCurrentIndex(self.head_index(self.state.layer, self.state.head))
         self.head_combo.blockSignals(False)
 
     def _head_chosen(self, index: int) -> None:
@@ -211,11 +218,12 @@ class CaptioningPanel(Panel):
 
     # -- dialogs and export ----------------------------------------------------------------------
     def download_dialog(self) -> None:
-        """Ask for a model id, e.g. nlpconnect/vit-gpt2-image-captioning, and fetch it (online only)."""
+        """Ask for a model id, e.g. nlpconnect/vit-gpt2-image-captioning or Salesforce/blip-image-captioning-base,
+        and fetch it (online only)."""
         from PyQt6.QtWidgets import QInputDialog, QProgressDialog
 
         repo_id, ok = QInputDialog.getText(
-            self, "Download a captioner", "Hugging Face VisionEncoderDecoder model id (owner/name):",
+            self, "Download a captioner", "Hugging Face captioner id, VisionEncoderDecoder or BLIP (owner/name):",
             text="nlpconnect/vit-gpt2-image-captioning",
         )
         if not ok or not repo_id.strip():
@@ -233,7 +241,7 @@ class CaptioningPanel(Panel):
             self.state.load_model(Path(path))
 
     def open_folder_dialog(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open a Hugging Face VisionEncoderDecoder folder")
+        path = QFileDialog.getExistingDirectory(self, "Open a Hugging Face captioner folder (VisionEncoderDecoder or BLIP)")
         if path:
             self.state.load_model(Path(path))
 
