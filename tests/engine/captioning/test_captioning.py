@@ -142,7 +142,7 @@ def test_round_trip_through_a_file_and_wrong_files_are_named(tmp_path):
         load(wrong)
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"not a checkpoint at all")
-    with pytest.raises(CaptionModelError):
+    with pytest.raises(CaptionModelError, match=r"^junk\.pth: "):
         load(junk)
     pickled = tmp_path / "BEST_checkpoint.pth.tar"
     torch.save({"epoch": 3, "decoder": torch.nn.Linear(2, 2)}, pickled)

@@ -106,7 +106,11 @@ class CaptioningPanel(Panel):
         bar.addWidget(self.beam_spin)
         self.model_combo = QComboBox()
         self.model_combo.setToolTip("Which attention decoder captions the image (the classic decoder is always beside it)")
-        bar.addWidget(self.model_combo)
+        # At least 20 characters, wider where the bar has room (the head box takes it when shown): 1280 px fit.
+        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_combo.setMinimumContentsLength(20)
+        self.model_combo.setMaximumWidth(self.model_combo.fontMetrics().averageCharWidth() * 44)
+        bar.addWidget(self.model_combo, 3)
         self.model_button = QToolButton()
         self.model_button.setText("Open model ▾")
         self.model_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
@@ -124,6 +128,9 @@ class CaptioningPanel(Panel):
         bar.addWidget(self.model_button)
         self.head_combo = QComboBox()
         self.head_combo.setToolTip("Which cross-attention of the Hugging Face decoder to show")
+        # Sized to a short entry, so the bar keeps to 1280 px with both boxes shown (the list opens wider).
+        self.head_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.head_combo.setMinimumContentsLength(14)
         self.head_combo.hide()
         bar.addWidget(self.head_combo)
         bar.addStretch(1)
