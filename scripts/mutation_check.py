@@ -61,6 +61,8 @@ BATCHED = "explorer/engine/attention/batched.py"
 UPDATE = "explorer/engine/rnn/update.py"
 VIT_MODEL = "explorer/engine/vit/model.py"
 VIT_ANALYSIS = "explorer/engine/vit/analysis.py"
+VIT_RESAMPLE = "explorer/engine/vit/resample.py"
+VIT_BLOCKS = "explorer/engine/vit/blocks.py"
 VIDEO_MODELS = "explorer/engine/video/models.py"
 LOOP = "explorer/engine/training/loop.py"
 SEARCH = "explorer/engine/captioning/search.py"
@@ -99,20 +101,29 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation("rnn.sigmoid-without-half", UPDATE,
              "sigmoid = staticmethod(lambda a: 0.5 + 0.5 * np.tanh(0.5 * a))", "sigmoid = staticmethod(lambda a: 0.5 + 0.5 * np.tanh(a))", RNN),
     # -- ViT: positions, CLS, rollout ------------------------------------------------------
-    Mutation("vit.positions-bilinear", VIT_MODEL,
-             'mode="bicubic", align_corners=False)  # (1, D, gh, gw)', 'mode="bilinear", align_corners=False)  # (1, D, gh, gw)', VIT),
+    Mutation("vit.positions-bilinear", VIT_RESAMPLE,
+             'out = F.interpolate(grid, size=tuple(new), mode="bicubic"',
+             'out = F.interpolate(grid, size=tuple(new), mode="bilinear"', VIT),
+    Mutation("vit.positions-without-antialias", VIT_RESAMPLE,
+             '"bicubic-antialias": Rule("bicubically with antialiasing (as timm and OpenCLIP do)", antialias=True),',
+             '"bicubic-antialias": Rule("bicubically with antialiasing (as timm and OpenCLIP do)"),', VIT),
+    Mutation("vit.positions-without-dino-offset", VIT_RESAMPLE,
+             '"bicubic-offset": Rule("bicubically at scale (g + 0.1) / M (as DINO and DINOv2 do)", offset=0.1),',
+             '"bicubic-offset": Rule("bicubically at scale (g + 0.1) / M (as DINO and DINOv2 do)"),', VIT),
     Mutation("vit.positions-shifted-past-cls", VIT_MODEL,
-             "cls_pos, patch_pos = pos[:, :1], pos[:, 1:]", "cls_pos, patch_pos = pos[:, :1], pos[:, :-1]", VIT),
+             "patch_pos = resample_grid(pos[:, lead:], (side, side)",
+             "patch_pos = resample_grid(pos[:, :-lead or None], (side, side)", VIT),
     Mutation("vit.reads-the-last-token", VIT_MODEL,
-             'if self.config.pool == "avg" else x[:, 0]  # (B, D)', 'if self.config.pool == "avg" else x[:, -1]  # (B, D)', VIT),
-    Mutation("vit.head-scale-of-the-width", VIT_MODEL, "self.scale = (dim // heads) ** -0.5", "self.scale = dim ** -0.5", VIT),
-    Mutation("vit.rollout-without-identity", VIT_ANALYSIS, "a = fused + eye", "a = fused", VIT),
+             '        if cfg.pool == "cls":\n            features = x[:, 0]',
+             '        if cfg.pool == "cls":\n            features = x[:, -1]', VIT),
+    Mutation("vit.head-scale-of-the-width", VIT_BLOCKS, "self.scale = (dim // heads) ** -0.5", "self.scale = dim ** -0.5", VIT),
+    Mutation("vit.rollout-without-identity", VIT_ANALYSIS, "a = fused + torch.eye(tokens, dtype=fused.dtype)", "a = fused", VIT),
     Mutation("vit.rollout-renormalised-without-keepdim", VIT_ANALYSIS,
-             "a = a / a.sum(dim=-1, keepdim=True)  # (T, T)", "a = a / a.sum(dim=-1)  # (T, T)", VIT),
-    Mutation("vit.rollout-multiplied-the-wrong-way", VIT_ANALYSIS, "result = a @ result", "result = result @ a", VIT),
+             "return a / a.sum(dim=-1, keepdim=True)  # (T, T)", "return a / a.sum(dim=-1)  # (T, T)", VIT),
+    Mutation("vit.rollout-multiplied-the-wrong-way", VIT_ANALYSIS,
+             "result = a if result is None else a @ result", "result = a if result is None else result @ a", VIT),
     Mutation("vit.distance-not-renormalised", VIT_ANALYSIS,
-             "weights = weights / weights.sum(dim=-1, keepdim=True).clamp_min(1e-30)", "weights = weights", VIT),
-    # -- weight files and images -----------------------------------------------------------
+             "return (weighted / mass).mean(dim=-1)  # (heads,)", "return weighted.mean(dim=-1)  # (heads,)", VIT),
     Mutation("checkpoints.pickle-allowed", "explorer/engine/infra/checkpoints.py",
              'torch.load(str(path), map_location="cpu", weights_only=True)',
              'torch.load(str(path), map_location="cpu", weights_only=False)', CHECKPOINTS),
@@ -149,17 +160,22 @@ MUTATIONS: tuple[Mutation, ...] = (
              "            result.status = \"diverged\"\n            result.message = (", TRAINING),
     # -- captioning: BLEU and beam search (re-target after the captioning rewrite) ---------
     Mutation("captioning.bleu-counts-not-clipped", METRICS,
-             "sum(min(c, best[g]) for g, c in counts.items())", "sum(c for g, c in counts.items() if best[g])", CAPTIONING, issue=True),
+             "sum(min(c, most[g]) for g, c in counts.items())", "sum(c for g, c in counts.items() if most[g])",
+             CAPTIONING, issue=True),
     Mutation("captioning.bleu-without-brevity-penalty", METRICS,
              "brevity = 1.0 if hyp_length > ref_length else math.exp(1 - ref_length / hyp_length)", "brevity = 1.0", CAPTIONING),
     Mutation("captioning.beam-ranked-by-the-step", SEARCH,
-             "best = torch.topk(totals.flatten(), min(k, totals.numel()))",
-             "best = torch.topk(log_probs.flatten(), min(k, totals.numel()))", CAPTIONING, issue=True),
+             "best = torch.topk(totals.flatten(), min(2 * k, totals.numel()))",
+             "best = torch.topk(log_probs.flatten(), min(2 * k, totals.numel()))", CAPTIONING, issue=True),
     Mutation("captioning.beam-one-step-past-max-words", SEARCH,
-             "    for _ in range(max_words):\n        prev = torch.tensor([h.tokens[-1]",
-             "    for _ in range(max_words + 1):\n        prev = torch.tensor([h.tokens[-1]", CAPTIONING, issue=True),
+             "limit = check_max_words(max_words)  # tokens", "limit = check_max_words(max_words) + 1  # tokens",
+             CAPTIONING, issue=True),
     Mutation("captioning.beam-stops-at-the-best-finished", SEARCH,
-             "if not chosen or chosen[0].score <= finished[-1].score:", "if not chosen or chosen[0].score <= finished[0].score:", CAPTIONING),
+             "if rule.best_possible(going[0].total, length, limit) <= finished[-1].score:",
+             "if rule.best_possible(going[0].total, length, limit) <= finished[0].score:", CAPTIONING),
+    Mutation("captioning.beam-drops-an-open-caption-that-can-win", SEARCH,
+             "if rule.best_possible(going[0].total, length, limit) <= finished[-1].score:",
+             "if True:", CAPTIONING),
 )
 
 
