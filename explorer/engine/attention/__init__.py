@@ -20,8 +20,16 @@ from explorer.engine.attention.core import (
     mha_mask_to_allowed,
     stable_softmax,
 )
-from explorer.engine.attention.multi_head import MultiHeadTrace, multi_head_attention, weights_from_torch
-from explorer.engine.attention.why_scale import WhyScaleStats, why_scale, why_scale_example
+from explorer.engine.attention.multi_head import (
+    MultiHeadTrace,
+    multi_head_attention,
+    weights_from_torch,
+)
+from explorer.engine.attention.why_scale import (
+    WhyScaleStats,
+    why_scale,
+    why_scale_example,
+)
 
 __all__ = [
     "AttentionTrace", "MultiHeadTrace", "WhyScaleStats", "as_matrix", "attend", "causal_mask", "entropy",

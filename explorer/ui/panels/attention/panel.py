@@ -7,6 +7,12 @@ multi-head attention). A preset bar on top; the cheatsheet's worked example
 is the first state a user sees. Exports: the weights and scores as CSV, the
 view as PNG.
 
+A model panel (ViT, Video) hands over one of its heads as a
+:class:`~explorer.engine.attention.heads.RealHead` (``AppContext.offer("attention", head)``
+→ :meth:`AttentionPanel.receive`): the Q·K·V tab then holds that head's real Q, K, V,
+says which model, input, layer and head it is, restores them on **Reset to model**,
+and offers **Back to …** the same layer, head and query.
+
 What is shown, and every rule about it, is in :class:`AttentionState`
 (``state.py``, no Qt); this module and the tab views build widgets, forward
 the user's actions to the state and redraw on its events. The preset, the
@@ -21,6 +27,7 @@ from pathlib import Path
 
 from PyQt6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
+from explorer.engine.attention.heads import RealHead
 from explorer.engine.attention.presets import PRESETS
 from explorer.ui.context import AppContext
 from explorer.ui.errors import show_error
@@ -75,7 +82,8 @@ class AttentionPanel(Panel):
         self._pages = dict(zip(TABS, (self.qkv, self.why_page, self.input_page)))
 
         self.preset_combo.currentTextChanged.connect(self.load_preset)
-        self.qkv.reset_button.clicked.connect(lambda: self.load_preset(self.state.qkv.preset))
+        self.qkv.reset_button.clicked.connect(self.reset)
+        self.qkv.back_button.clicked.connect(self.go_back)
         self.csv_button.clicked.connect(self._ask_csv)
         self.png_button.clicked.connect(self._ask_png)
         self.tabs.currentChanged.connect(self._on_tab)
@@ -108,6 +116,29 @@ class AttentionPanel(Panel):
         """The user chose a preset (or Reset): it shows at once, notes included."""
         self.state.load_preset(name)
         self.qkv.update_notes()
+
+    def reset(self) -> None:
+        """Reset: the model's own values for a real head, else the preset again."""
+        self.state.qkv.reset()
+        self.qkv.update_notes()
+
+    # -- a real model's head ---------------------------------------------------------------------
+    def receive(self, payload: object) -> None:
+        """Show a model's head (a :class:`RealHead`) in the Q·K·V tab."""
+        if not isinstance(payload, RealHead):
+            super().receive(payload)
+            return
+        self.state.open_real(payload)
+        self.qkv.update_notes()
+
+    def go_back(self) -> None:
+        """Hand the head's panel its layer and head again, with the query selected here now."""
+        head = self.state.qkv.real
+        if head is None or head.back is None:
+            return
+        back = head.back
+        selection = {**back.selection, "token": self.state.qkv.selected_query}
+        self.context.offer(back.panel, type(back)(back.panel, selection, back.label))
 
     def _show_preset(self, name: str) -> None:
         if self.preset_combo.currentText() != name:

@@ -270,6 +270,11 @@ class AttentionState:
         self.qkv.load_preset(name)
         self.tab = "qkv"
 
+    def open_real(self, head) -> None:
+        """A model's head (:class:`~explorer.engine.attention.heads.RealHead`) in the Q·K·V tab, shown."""
+        self.qkv.load_real(head)
+        self.tab = "qkv"
+
     def send_head_to_qkv(self) -> None:
         """Head 1's Q, K and V from the From input tab into the Q·K·V tab, shown."""
         if self.from_input.trace is not None:
