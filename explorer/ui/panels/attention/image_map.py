@@ -14,7 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QPen
-from PyQt6.QtWidgets import QGraphicsRectItem, QLabel, QSizePolicy, QSlider, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QGraphicsRectItem, QHBoxLayout, QLabel, QSizePolicy, QSlider, QVBoxLayout, QWidget
 
 from explorer.ui import theme
 from explorer.ui.panels.attention.text import num
@@ -42,10 +42,18 @@ class TokenImageMap(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
+        top = QHBoxLayout()
         self.title = QLabel("")
         self.title.setStyleSheet("font-weight: 600;")
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        layout.addWidget(self.title)
+        top.addWidget(self.title, 1)
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(65)
+        self.opacity.setMaximumWidth(70)
+        self.opacity.setToolTip("Opacity of the weights over the picture")
+        top.addWidget(self.opacity)
+        layout.addLayout(top)
         self.canvas = pg.GraphicsLayoutWidget()
         self.canvas.setMinimumSize(120, 100)
         self.box = self.canvas.addViewBox(lockAspect=True, invertY=True, enableMenu=False)
@@ -59,12 +67,7 @@ class TokenImageMap(QWidget):
         for item in (self.picture, self.overlay, self.query_box, self.key_box):
             self.box.addItem(item)
         layout.addWidget(self.canvas, 1)
-        self.opacity = QSlider(Qt.Orientation.Horizontal)
-        self.opacity.setRange(0, 100)
-        self.opacity.setValue(65)
-        self.opacity.setToolTip("Opacity of the weights over the picture")
         self.opacity.valueChanged.connect(self._draw)
-        layout.addWidget(self.opacity)
         self.caption = QLabel(" ")
         self.caption.setProperty("role", "muted")
         self.caption.setWordWrap(True)

@@ -29,6 +29,8 @@ from PyQt6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushBu
 
 from explorer.engine.attention.heads import RealHead
 from explorer.engine.attention.presets import PRESETS
+from explorer.engine.vit.heads import ViTInput
+from explorer.engine.vit.loading import DEFAULT_BUNDLED
 from explorer.ui.context import AppContext
 from explorer.ui.errors import show_error
 from explorer.ui.panels.attention.from_input import FromInputView
@@ -83,6 +85,7 @@ class AttentionPanel(Panel):
 
         self.preset_combo.currentTextChanged.connect(self.load_preset)
         self.qkv.reset_button.clicked.connect(self.reset)
+        self.qkv.model_reset_button.clicked.connect(self.reset)
         self.qkv.back_button.clicked.connect(self.go_back)
         self.csv_button.clicked.connect(self._ask_csv)
         self.png_button.clicked.connect(self._ask_png)
@@ -107,6 +110,7 @@ class AttentionPanel(Panel):
         if self._from_input is None:
             self._from_input = FromInputView(self.state.from_input)
             self._from_input.send_button.clicked.connect(self.state.send_head_to_qkv)
+            self._from_input.run_vit_button.clicked.connect(self.run_vit)
             self.input_page.layout().addWidget(self._from_input)
             self._from_input.show()
         return self._from_input
@@ -129,7 +133,24 @@ class AttentionPanel(Panel):
             super().receive(payload)
             return
         self.state.open_real(payload)
+        if isinstance(payload.source, ViTInput):  # From input can read this ViT's layers on the same image
+            self.state.from_input.set_vit(payload.source)
         self.qkv.update_notes()
+
+    def run_vit(self) -> object:
+        """Trace the current image with the ViT From input reads (the bundled one if none yet), in a worker."""
+        current = self.context.image
+        if current is None:
+            show_error("From input", ValueError("there is no image yet: open one (File › Open) first"))
+            return
+        source = self.state.from_input.vit
+        return self.state.from_input.run_vit(source.model if source is not None else DEFAULT_BUNDLED,
+                                             current.image, current.name)
+
+    def on_image_changed(self, current) -> None:
+        """A new image: a ViT From input reads from runs on it again (a toy's numbers stay)."""
+        if self.state.from_input.vit is not None:
+            self.state.from_input.run_vit(self.state.from_input.vit.model, current.image, current.name, show=False)
 
     def go_back(self) -> None:
         """Hand the head's panel its layer and head again, with the query selected here now."""

@@ -70,9 +70,12 @@ class QKVView(QWidget):
         self.banner_label = QLabel("")
         self.banner_label.setProperty("role", "note")
         self.banner_label.setWordWrap(True)
+        self.model_reset_button = QPushButton("Reset to model")
+        self.model_reset_button.setToolTip("Back to the model's own Q, K and V (the selected query stays)")
         self.back_button = QPushButton("Back")
         self.back_button.setToolTip("Show this layer, head and query in the panel the head came from")
         row.addWidget(self.banner_label, 1)
+        row.addWidget(self.model_reset_button)
         row.addWidget(self.back_button)
         self.banner.hide()
         return self.banner
@@ -204,7 +207,10 @@ class QKVView(QWidget):
             self.image_map.set_picture(np.asarray(head.image), head.grid, head.first_patch, head.token_labels)
         self._picture_of = head if has_picture else None
         self.image_map.setVisible(has_picture)
+        self.bars.set_names(names or None)
         self.banner.setVisible(real)
+        # a real head: the lower row (map over the picture, bars, formula) gets the room it needs
+        self.vertical.setSizes([270, 215, 95] if has_picture else [340, 135, 150])
         self.back_button.setVisible(real and head.back is not None)
         if real and head.back is not None:
             self.back_button.setText(getattr(head.back, "label", "") or "Back")
@@ -276,7 +282,7 @@ class QKVView(QWidget):
         title = f"weights of {view.name('q', row)}"
         self.bars.set_weights(view.weights[row], title)
         if self.image_map.isVisibleTo(self):
-            self.image_map.set_weights(view.weights[row], row, key, f"{title} over the input")
+            self.image_map.set_weights(view.weights[row], row, key, f"{view.name('q', row)} over the input")
         self.formula.set_html(formula_html(view, row))
 
     def update_notes(self) -> None:

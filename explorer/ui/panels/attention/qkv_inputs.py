@@ -131,7 +131,6 @@ class QKVInputs(QWidget):
         """A model's head: its sizes are the model's (the boxes rest) and the titles say what the rows are."""
         for spin in self.size_spins.values():
             spin.setEnabled(not real)
-        self.reset_button.setText("Reset to model" if real else "Reset")
         self.reset_button.setToolTip("Back to the model's own Q, K and V" if real else "Back to the preset")
         if real:
             self.q_editor.set_title(rich(f"Q — {n} tokens × d_head {d_k}: one row per token"))

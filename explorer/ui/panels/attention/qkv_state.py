@@ -125,7 +125,7 @@ class QKVState:
             self.recompute()
             weights = np.asarray(head.weights, dtype=np.float64)
             self.model_error = float(np.abs(self.view.weights - weights).max())
-            self.note = f"{head.title}: the model's own Q, K and V on this input, one row per token."
+            self.note = "The model's own Q, K and V on this input, one row per token: edit any value to see what follows."
 
     def reset(self) -> None:
         """Reset: the model's values when a real head is open (the query stays), else the preset again."""
@@ -304,7 +304,7 @@ class QKVState:
     def _mark_own(self) -> None:
         self.edited = True
         if self.real is not None:
-            self.note = f"{self.real.title}, edited: Reset to model restores the model's values."
+            self.note = "Edited: these are no longer the model's numbers. Reset to model restores them."
         else:
             self.note = f"Your own numbers (started from “{self.preset}”; Reset goes back to it)."
 

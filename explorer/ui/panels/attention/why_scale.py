@@ -17,7 +17,7 @@ from PyQt6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QSlider, QVBoxLay
 
 from explorer.engine.attention.why_scale import WhyScaleStats
 from explorer.ui import theme
-from explorer.ui.panels.attention.state import D_VALUES, N_KEYS, WhyScaleState
+from explorer.ui.panels.attention.state import N_KEYS, SLIDER_STEPS, WhyScaleState
 from explorer.ui.panels.attention.text import num
 from explorer.ui.panels.attention.views import follow
 
@@ -60,9 +60,9 @@ class WhyScaleView(QWidget):
         row = QHBoxLayout()
         row.addWidget(QLabel("d<sub>k</sub>"))
         self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(0, len(D_VALUES) - 1)
+        self.slider.setRange(0, SLIDER_STEPS)  # even steps in log d_k, as the plots' x axes
         self.slider.setValue(state.position)
-        self.slider.valueChanged.connect(lambda position: state.set_d_k(int(D_VALUES[position])))
+        self.slider.valueChanged.connect(state.set_position)
         row.addWidget(self.slider, 1)
         self.d_label = QLabel()
         self.d_label.setMinimumWidth(90)

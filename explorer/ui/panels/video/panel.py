@@ -41,8 +41,10 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from explorer.engine.video.heads import video_head
 from explorer.ui.errors import show_error
 from explorer.ui.panels.base import Panel
+from explorer.ui.panels.state import BackLink
 from explorer.ui.panels.video.state import FRAME_CAP_RANGE, VideoState
 from explorer.ui.panels.video.views import BeliefPlot, FrameStrip, FrameView, ImportanceBars
 from explorer.ui.widgets.heatmap import Heatmap
@@ -118,6 +120,13 @@ class VideoPanel(Panel):
         self.cap_spin.setValue(state.max_frames)
         self.cap_spin.setToolTip("Frame cap: a longer file is sampled evenly down to this many frames (models were trained on 16)")
         bar.addWidget(self.cap_spin)
+        # The transformer's heads: one of them, at the current frame, opens in the Attention panel.
+        self.head_combo = QComboBox()
+        self.head_combo.setToolTip("A layer and head of the temporal transformer")
+        self.open_attention_button = QPushButton("Open in Attention panel")
+        self.open_attention_button.setToolTip("This head's real Q, K and V on the clip, queried from the current frame")
+        bar.addWidget(self.head_combo)
+        bar.addWidget(self.open_attention_button)
         bar.addStretch(1)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
@@ -192,6 +201,7 @@ class VideoPanel(Panel):
         self.cap_spin.valueChanged.connect(lambda value: setattr(state, "max_frames", value))
         self.cap_spin.editingFinished.connect(state.apply_frame_cap)
         self.cancel_button.clicked.connect(state.cancel)
+        self.open_attention_button.clicked.connect(self.open_in_attention)
         self.play_button.toggled.connect(lambda playing: setattr(state, "playing", playing))
         self.slider.valueChanged.connect(state.set_frame)
         self.strip.frameClicked.connect(state.set_frame)
@@ -304,6 +314,7 @@ class VideoPanel(Panel):
             self.attention_map.set_data(attention.numpy(), row_labels=frames, col_labels=frames)
             self.attention_map.annotate = T <= 16
         self.attention_map.setVisible(attention is not None)
+        self._fill_heads(trace)
         self.belief.set_data(trace.probs.numpy(), trace.classes)
         if trace.importance is not None:
             self.importance.set_data(trace.importance.numpy())
@@ -311,6 +322,46 @@ class VideoPanel(Panel):
         self.slider.setRange(0, T - 1)
         self.slider.blockSignals(False)
         self._show_frame()
+
+    def _fill_heads(self, trace) -> None:
+        """One entry per (layer, head) of a transformer's trace; hidden for a recurrent model."""
+        pairs = [(layer, head) for layer, w in enumerate(trace.attentions or []) for head in range(w.shape[0])]
+        if [self.head_combo.itemData(i) for i in range(self.head_combo.count())] != pairs:
+            chosen = self.head_combo.currentData()
+            self.head_combo.clear()
+            for layer, head in pairs:
+                self.head_combo.addItem(f"layer {layer + 1} · head {head + 1}", (layer, head))
+            self.head_combo.setCurrentIndex(max(self.head_combo.findData(chosen), 0))
+        for widget in (self.head_combo, self.open_attention_button):
+            widget.setVisible(bool(pairs))
+
+    def open_in_attention(self) -> None:
+        """The chosen head's real Q, K, V on this clip, from the current frame, in the Attention panel."""
+        state, chosen = self.state, self.head_combo.currentData()
+        loaded = state.models.get(state.model_name)
+        if state.trace is None or chosen is None or loaded is None:
+            return
+        layer, head = chosen
+        link = BackLink("video", {"layer": layer, "head": head, "token": state.current},
+                        f"Back to Video · layer {layer + 1}, head {head + 1}")
+        try:
+            real = video_head(loaded, state.trace, layer, head, query=state.current,
+                              model_name=state.model_title(state.model_name), input_name=state.clip.name, back=link)
+        except ValueError as exc:
+            show_error("Open in Attention panel", exc)
+            return
+        self.context.offer("attention", real)
+
+    def receive(self, payload: object) -> None:
+        """Back from the Attention panel: that head chosen, that frame shown."""
+        if not isinstance(payload, BackLink):
+            super().receive(payload)
+            return
+        chosen = payload.selection
+        index = self.head_combo.findData((int(chosen.get("layer", 0)), int(chosen.get("head", 0))))
+        if index >= 0:
+            self.head_combo.setCurrentIndex(index)
+        self.state.set_frame(int(chosen.get("token", 0)))
 
     def _show_frame(self) -> None:
         """Show the state's current frame in every view."""
