@@ -171,18 +171,24 @@ class LiveAttention:
         return Change(rows=(i,))
 
     def _set_value(self, j: int, values: np.ndarray) -> Change:
-        delta = values - self.v[j]  # (d_v,)
-        output = self.output + np.outer(self.weights[:, j], delta)  # (n_q, d_v)
-        check_finite(torch.from_numpy(output), "the output weights·V", "V")
+        with np.errstate(over="ignore", invalid="ignore"):
+            delta = values - self.v[j]  # (d_v,): 1e308 − (−1e308) overflows though the result need not
+            output = self.output + np.outer(self.weights[:, j], delta)  # (n_q, d_v)
+        if not np.isfinite(output).all():  # the weighted average itself: weights · V, as attend forms it
+            v = self.v.copy()
+            v[j] = values
+            output = self.weights @ v
+            check_finite(torch.from_numpy(output), "the output weights·V", "V")
         self.v[j] = values
         self.output = output
         return Change(output_all=True)
 
     def _set_key(self, j: int, values: np.ndarray) -> Change:
-        scores = self.q @ values  # (n_q,)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is checked for, and refused, below
+            scores = self.q @ values  # (n_q,)
+            scaled = scores * self.factor
+            logits = scaled if self.temperature == 1.0 else scaled / self.temperature
         check_finite(torch.from_numpy(scores), "Q·Kᵀ", "Q and K")
-        scaled = scores * self.factor
-        logits = scaled if self.temperature == 1.0 else scaled / self.temperature
         allowed = self.allowed[:, j]
         check_finite(torch.from_numpy(logits[allowed]), "the scaled scores", "Q and K, or raise the temperature,")
         logits = np.where(allowed, logits, -np.inf)

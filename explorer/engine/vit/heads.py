@@ -25,6 +25,8 @@ import torch
 from explorer.engine.attention.heads import RealHead
 
 SOURCES = ("tokens", "embeddings")
+#: Where families keep register tokens (timm ``reg_token``, DINOv2 ``register_tokens``).
+REGISTER_NAMES = ("reg_token", "register_tokens", "registers")
 
 
 def _net(model: Any) -> Any:
@@ -43,7 +45,11 @@ def token_labels(model: Any, trace: Any) -> tuple[str, ...]:
     names = ["[CLS]"] if getattr(net, "cls_token", None) is not None else []
     if getattr(net, "dist_token", None) is not None:
         names.append("dist")
-    names += [f"reg {i + 1}" for i in range(max(leading - len(names), 0))]
+    config = getattr(net, "config", None)
+    registers = any(getattr(net, name, None) is not None for name in REGISTER_NAMES) or any(
+        getattr(config, name, 0) for name in ("registers", "num_registers", "reg_tokens"))
+    if registers:
+        names += [f"reg {i + 1}" for i in range(max(leading - len(names), 0))]
     if len(names) != leading:  # a layout this reading does not know: say what the tokens are, not guess
         names = [f"token {i}" for i in range(leading)]
     return (*names, *(f"({r}, {c})" for r in range(gh) for c in range(gw)))

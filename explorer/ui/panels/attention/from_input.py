@@ -25,6 +25,7 @@ from PyQt6.QtWidgets import (
     QLabel,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QSplitter,
     QTabWidget,
@@ -41,7 +42,7 @@ from explorer.ui.widgets.matrix_editor import LARGEST, MatrixEditor
 
 #: The source box's entries: (text, FromInputState.load_layer's source, or None for your own numbers).
 SOURCES = (("Your own numbers", None), ("Image → ViT: tokens entering layer", "tokens"),
-           ("Image → ViT: patch embeddings + positions, W's of layer", "embeddings"))
+           ("Image → ViT: patch + position embeddings, W's of layer", "embeddings"))
 TITLES = {
     "x": "X — tokens (input: changes with every image or sentence)",
     "x_kv": "X₂ — the other sequence (keys and values)",
@@ -72,7 +73,7 @@ class FromInputView(QWidget):
         self.dmodel_spin = QSpinBox()
         self.dmodel_spin.setRange(1, MAX_D_MODEL)
         self.heads_combo = QComboBox()
-        self.cross_check = QCheckBox("Cross-attention (keys, values from X₂)")
+        self.cross_check = QCheckBox("Cross-attention: K, V from X₂")
         self.causal_check = QCheckBox("Causal mask")
         self.seed_spin = QSpinBox()
         self.seed_spin.setRange(0, 9999)
@@ -169,13 +170,14 @@ class FromInputView(QWidget):
         self.source_combo.setToolTip("X from the current image through a ViT, and W_Q, W_K, W_V, W_O from that layer")
         self.layer_spin = QSpinBox()
         self.layer_spin.setRange(1, 1)
-        self.norm_check = QCheckBox("through the layer's LayerNorm")
+        self.norm_check = QCheckBox("LayerNorm first")
         self.norm_check.setChecked(True)
         self.norm_check.setToolTip("As the model does: its attention reads LayerNorm₁(tokens), not the tokens")
-        self.run_vit_button = QPushButton("Run the bundled ViT on the image")
+        self.run_vit_button = QPushButton("Run a ViT on the image")
         self.run_vit_button.setToolTip("Trace the current image with the bundled ViT (or open a head from the ViT panel)")
         self.vit_label = QLabel("")
         self.vit_label.setProperty("role", "muted")
+        self.vit_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         for widget in (self.source_combo, self.layer_spin, self.norm_check, self.run_vit_button):
             row.addWidget(widget)
         row.addWidget(self.vit_label, 1)

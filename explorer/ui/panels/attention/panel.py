@@ -55,8 +55,8 @@ class AttentionPanel(Panel):
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Preset"))
         self.preset_combo = QComboBox()
-        for item in PRESETS:
-            self.preset_combo.addItem(item.name)
+        for item in PRESETS:  # shown with Unicode subscripts (a combo box shows plain text); the data is the name
+            self.preset_combo.addItem(item.name.replace("d_k", "dₖ"), item.name)
         self.preset_combo.setToolTip("Starting points; the first is the cheatsheet's worked example")
         bar.addWidget(self.preset_combo)
         self.preset_note = QLabel("")
@@ -83,7 +83,7 @@ class AttentionPanel(Panel):
         layout.addWidget(self.tabs, 1)
         self._pages = dict(zip(TABS, (self.qkv, self.why_page, self.input_page)))
 
-        self.preset_combo.currentTextChanged.connect(self.load_preset)
+        self.preset_combo.currentIndexChanged.connect(lambda index: self.load_preset(self.preset_combo.itemData(index)))
         self.qkv.reset_button.clicked.connect(self.reset)
         self.qkv.model_reset_button.clicked.connect(self.reset)
         self.qkv.back_button.clicked.connect(self.go_back)
@@ -162,9 +162,9 @@ class AttentionPanel(Panel):
         self.context.offer(back.panel, type(back)(back.panel, selection, back.label))
 
     def _show_preset(self, name: str) -> None:
-        if self.preset_combo.currentText() != name:
+        if self.preset_combo.currentData() != name:
             self.preset_combo.blockSignals(True)
-            self.preset_combo.setCurrentText(name)
+            self.preset_combo.setCurrentIndex(max(self.preset_combo.findData(name), 0))
             self.preset_combo.blockSignals(False)
 
     def _on_tab(self, index: int) -> None:

@@ -111,7 +111,7 @@ class QKVState:
         """A model's head: its own Q, K, V (and causal mask), selected at its query (or ``query``)."""
         q, k, v = (head_matrix(m) for m in (head.q, head.k, head.v))
         n = q.shape[0]
-        allowed = None if head.allowed is None else np.array(head.allowed, dtype=bool)
+        allowed = None if head.allowed is None else head_matrix(head.allowed).astype(bool)
         with hold_events(self):
             self.real = head
             self.mask = allowed if allowed is not None else np.ones((n, n), dtype=bool)

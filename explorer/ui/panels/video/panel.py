@@ -120,13 +120,6 @@ class VideoPanel(Panel):
         self.cap_spin.setValue(state.max_frames)
         self.cap_spin.setToolTip("Frame cap: a longer file is sampled evenly down to this many frames (models were trained on 16)")
         bar.addWidget(self.cap_spin)
-        # The transformer's heads: one of them, at the current frame, opens in the Attention panel.
-        self.head_combo = QComboBox()
-        self.head_combo.setToolTip("A layer and head of the temporal transformer")
-        self.open_attention_button = QPushButton("Open in Attention panel")
-        self.open_attention_button.setToolTip("This head's real Q, K and V on the clip, queried from the current frame")
-        bar.addWidget(self.head_combo)
-        bar.addWidget(self.open_attention_button)
         bar.addStretch(1)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
@@ -183,7 +176,22 @@ class VideoPanel(Panel):
         grid.addWidget(self.hidden_map, 1, 0)
         self.attention_map = Heatmap("Attention: frame (row) looks at frame (column)", kind="sequential", annotate=True, fmt="{:.2f}")
         self.attention_map.setMinimumHeight(170)
-        grid.addWidget(self.attention_map, 1, 1)
+        # The transformer's heads: one of them, at the current frame, opens in the Attention panel.
+        attention_box = QWidget()
+        box, row = QVBoxLayout(attention_box), QHBoxLayout()
+        box.setContentsMargins(0, 0, 0, 0)
+        self.head_combo = QComboBox()
+        self.head_pairs: list[tuple[int, int]] = []  # (layer, head) of each entry
+        self.head_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.head_combo.setToolTip("A layer and head of the temporal transformer")
+        self.open_attention_button = QPushButton("Open in Attention panel")
+        self.open_attention_button.setToolTip("This head's real Q, K and V on the clip, queried from the current frame")
+        for widget in (self.head_combo, self.open_attention_button):
+            row.addWidget(widget)
+        row.addStretch(1)
+        box.addLayout(row)
+        box.addWidget(self.attention_map, 1)
+        grid.addWidget(attention_box, 1, 1)
         self.importance = ImportanceBars()
         grid.addWidget(self.importance, 2, 0, 1, 2)
         grid.setRowStretch(0, 5)
@@ -326,18 +334,27 @@ class VideoPanel(Panel):
     def _fill_heads(self, trace) -> None:
         """One entry per (layer, head) of a transformer's trace; hidden for a recurrent model."""
         pairs = [(layer, head) for layer, w in enumerate(trace.attentions or []) for head in range(w.shape[0])]
-        if [self.head_combo.itemData(i) for i in range(self.head_combo.count())] != pairs:
-            chosen = self.head_combo.currentData()
+        if pairs != self.head_pairs:
+            chosen = self.chosen_head()
+            self.head_pairs = pairs
             self.head_combo.clear()
-            for layer, head in pairs:
-                self.head_combo.addItem(f"layer {layer + 1} · head {head + 1}", (layer, head))
-            self.head_combo.setCurrentIndex(max(self.head_combo.findData(chosen), 0))
+            self.head_combo.addItems([f"layer {layer + 1} · head {head + 1}" for layer, head in pairs])
+            self.choose_head(*(chosen or (0, 0)))
         for widget in (self.head_combo, self.open_attention_button):
             widget.setVisible(bool(pairs))
 
+    def chosen_head(self) -> tuple[int, int] | None:
+        """(layer, head) chosen in the box, 0-based; None when the model has no heads."""
+        index = self.head_combo.currentIndex()
+        return self.head_pairs[index] if 0 <= index < len(self.head_pairs) else None
+
+    def choose_head(self, layer: int, head: int) -> None:
+        if (layer, head) in self.head_pairs:
+            self.head_combo.setCurrentIndex(self.head_pairs.index((layer, head)))
+
     def open_in_attention(self) -> None:
         """The chosen head's real Q, K, V on this clip, from the current frame, in the Attention panel."""
-        state, chosen = self.state, self.head_combo.currentData()
+        state, chosen = self.state, self.chosen_head()
         loaded = state.models.get(state.model_name)
         if state.trace is None or chosen is None or loaded is None:
             return
@@ -358,9 +375,7 @@ class VideoPanel(Panel):
             super().receive(payload)
             return
         chosen = payload.selection
-        index = self.head_combo.findData((int(chosen.get("layer", 0)), int(chosen.get("head", 0))))
-        if index >= 0:
-            self.head_combo.setCurrentIndex(index)
+        self.choose_head(int(chosen.get("layer", 0)), int(chosen.get("head", 0)))
         self.state.set_frame(int(chosen.get("token", 0)))
 
     def _show_frame(self) -> None:
