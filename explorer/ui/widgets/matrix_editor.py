@@ -249,6 +249,7 @@ class MatrixEditor(QWidget):
         """Bring cell (row, col) into view (a query selected elsewhere, in a 1,370-row editor)."""
         index = self.model.index(row, col)
         if index.isValid():
+            self.view.updateGeometries()  # right after a reset the scroll range is not yet the new rows'
             self.view.scrollTo(index, QAbstractItemView.ScrollHint.EnsureVisible)
 
     # -- looks --------------------------------------------------------------------------------

@@ -86,7 +86,7 @@ class FromInputView(QWidget):
         self.send_head_spin.setPrefix("head ")
         self.send_head_spin.setMinimum(1)
         for label, widget in (("tokens", self.tokens_spin), ("d_model", self.dmodel_spin), ("heads", self.heads_combo)):
-            controls.addWidget(QLabel(label))
+            controls.addWidget(QLabel(rich(label)))
             controls.addWidget(widget)
         controls.addWidget(self.cross_check)
         controls.addWidget(self.causal_check)

@@ -154,7 +154,7 @@ class QKVView(QWidget):
         """Show the state now and follow its changes."""
         events = self.state.events
         for name, editor in self.editors.items():
-            follow(self, getattr(events, name), partial(show_matrix, editor))
+            follow(self, getattr(events, name), partial(self._show_matrix, editor))
         for name in SIZE_NAMES:
             follow(self, getattr(events, name), self._sync_size_spins)
         follow(self, events.seed, lambda seed: set_quietly(self.seed_spin, seed))
@@ -180,6 +180,13 @@ class QKVView(QWidget):
         self.redraw()
         self.update_notes()
         self._apply_highlight()
+
+    def _show_matrix(self, editor, values: np.ndarray) -> None:
+        """New numbers in an editor; a reset of its rows scrolls it to the top, so the selection is brought back."""
+        shape = editor.shape()
+        show_matrix(editor, values)
+        if editor.shape() != shape or shape != values.shape:
+            self._scroll_to_selection()
 
     def _edit(self, name: str, matrix: np.ndarray) -> None:
         refusal = self.state.edit(name, matrix)
@@ -298,10 +305,14 @@ class QKVView(QWidget):
             self._draw_selected()
             self.update_notes()
             self._apply_highlight()
-            self.q_editor.scroll_to(self.state.selected_query)
-            if self.state.selected_key >= 0:
-                self.k_editor.scroll_to(self.state.selected_key)
-                self.v_editor.scroll_to(self.state.selected_key)
+            self._scroll_to_selection()
+
+    def _scroll_to_selection(self) -> None:
+        """The selected query's row (and the selected key's) in view in the editors of a long head."""
+        self.q_editor.scroll_to(self.state.selected_query)
+        if self.state.selected_key >= 0:
+            self.k_editor.scroll_to(self.state.selected_key)
+            self.v_editor.scroll_to(self.state.selected_key)
 
     def _on_click(self, row: int, col: int) -> None:
         self.state.select_query(row)

@@ -164,6 +164,12 @@ def formula_html(view: TraceView, row: int) -> str:
     return "<br>".join(lines)
 
 
+def _spread(values: np.ndarray) -> float:
+    """The standard deviation; ∞ (said as such) when the squares of huge entries pass float64."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(values.std())
+
+
 def step_notes(view: TraceView, row: int) -> list[tuple[str, str]]:
     """(title, html) for each step, about the numbers on screen now."""
     n_q, n_k = view.scores.shape
@@ -176,14 +182,14 @@ def step_notes(view: TraceView, row: int) -> list[tuple[str, str]]:
         "Scores",
         f"Q·Kᵀ compares every query with every key ({n_q}×{n_k} dot products). {qi} scores highest with "
         f"{escape(view.name('k', best))} ({num(scores[best])}): the two point the same way. "
-        f"{qi}'s scores spread with std {num(float(scores.std()))}.",
+        f"{qi}'s scores spread with std {num(_spread(scores))}.",
     ))
     if view.scale == 1.0:
         text = (f"Scaling is off. With d<sub>k</sub> = {d_k}, random scores spread like √{d_k} ≈ {num(math.sqrt(d_k))}; "
                 "large spreads push the softmax to one-hot (see <i>Why scale?</i>).")
     else:
         text = (f"Dividing by √{d_k} = {num(math.sqrt(d_k))} takes the spread of {qi}'s scores from std "
-                f"{num(float(scores.std()))} to {num(float(view.scaled[row].std()))}, so the softmax stays soft as "
+                f"{num(_spread(scores))} to {num(_spread(view.scaled[row]))}, so the softmax stays soft as "
                 "d<sub>k</sub> grows.")
     if view.temperature != 1.0:
         text += (f" Temperature {num(view.temperature)} {'flattens' if view.temperature > 1 else 'sharpens'} "
