@@ -17,7 +17,11 @@ import torch
 import torch.nn.functional as F
 
 from explorer.engine.attention.heads import RealHead
-from explorer.engine.video.models import LoadedModel, TemporalTransformer, VideoModelError
+from explorer.engine.video.models import (
+    LoadedModel,
+    TemporalTransformer,
+    VideoModelError,
+)
 
 
 @torch.no_grad()

@@ -66,7 +66,7 @@ def _block(model: Any, trace: Any, layer: int) -> Any:
 
 
 def _heads(attn: Any) -> int:
-    return int(getattr(attn, "heads", None) or getattr(attn, "num_heads"))
+    return int(getattr(attn, "heads", None) or attn.num_heads)
 
 
 @torch.no_grad()

@@ -37,12 +37,7 @@ from PyQt6.QtWidgets import (
 )
 
 from explorer.ui import theme
-from explorer.ui.widgets.cell_image import (
-    MASKED_ARGB,
-    CellImage,
-    colour_indices,
-    grown_levels,
-)
+from explorer.ui.widgets.cell_image import CellColours, CellImage, grown_levels
 
 #: Cells are annotated only up to this many cells, and when wide enough on screen.
 MAX_ANNOTATED_CELLS = 400
@@ -59,7 +54,7 @@ def _elastic_label(text: str) -> QLabel:
     return label
 
 
-class Heatmap(QWidget):
+class Heatmap(CellColours, QWidget):
     hovered = pyqtSignal(int, int)  # row, col; (-1, -1) when the pointer leaves
     clicked = pyqtSignal(int, int)
 
@@ -131,6 +126,8 @@ class Heatmap(QWidget):
             self.plot.layout.setColumnFixedWidth(4, 5)
         self._apply_cmap()
         # The cell size on screen is known only once the view box has its final size.
+        self._shown: tuple[np.ndarray | None, np.ndarray | None] = (None, None)  # rows, cols on the image
+        self.plot.getViewBox().sigResized.connect(self._resample)
         self.plot.getViewBox().sigResized.connect(self._update_texts)
         self.plot.getViewBox().sigResized.connect(self._set_ticks)
         self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
@@ -168,7 +165,8 @@ class Heatmap(QWidget):
         self.col_labels = list(col_labels) if col_labels is not None else [str(j + 1) for j in range(cols)]
         self._masked = None if masked is None or not np.any(masked) else np.array(masked, dtype=bool)
         self._levels = levels or self._auto_levels(values)
-        self.image.set_colours(self._colours(values, self._masked))
+        self._shown = self._sampling()
+        self._recolour()
         self._sync_colorbar()
         if shape_changed:
             self.plot.setRange(xRange=(0, cols), yRange=(0, rows), padding=0)
@@ -192,7 +190,7 @@ class Heatmap(QWidget):
         Anything that does not fit this (another shape, new levels) redraws it all.
         """
         values = np.asarray(values, dtype=np.float64)
-        if values.shape != self.values.shape or values.shape != self.image.shape:
+        if values.shape != self.values.shape:
             self.set_data(values, levels=levels)
             return
         every = rows is None
@@ -202,22 +200,14 @@ class Heatmap(QWidget):
         wanted = levels or grown_levels(self.kind, self._levels or (0.0, 1.0), values, rows, cols)
         if wanted != self._levels or every:
             self._levels = wanted
-            self.image.set_colours(self._colours(values, self._masked))
+            self._recolour()
             self._sync_colorbar()
         else:
-            masked = self._masked
-            if len(rows):
-                self.image.set_rows(rows, self._colours(values[rows], None if masked is None else masked[rows]))
-            if len(cols):
-                self.image.set_cols(cols, self._colours(values[:, cols], None if masked is None else masked[:, cols]))
+            self._recolour(rows, cols)
         if self._shown_texts:
             self._update_texts()
         if self._hover_cell != (-1, -1):
             self._show_info(*self._hover_cell)
-
-    def _sync_colorbar(self) -> None:
-        if self.colorbar is not None and tuple(self.colorbar.levels()) != tuple(self._levels):
-            self.colorbar.setLevels(self._levels)  # redraws the bar and its axis: only on change
 
     def _forget_hover_outside(self, shape: tuple[int, int]) -> None:
         """The hovered cell is not in a map of ``shape``: forget it, and tell the listeners."""
@@ -236,29 +226,6 @@ class Heatmap(QWidget):
         self.kind = kind
         self._apply_cmap()
         self.set_data(self.values, row_labels=self.row_labels, col_labels=self.col_labels, masked=self._masked)
-
-    def _auto_levels(self, values: np.ndarray) -> tuple[float, float]:
-        if self.kind == "diverging":
-            return theme.symmetric_levels(values)
-        finite = values[np.isfinite(values)]
-        high = float(finite.max()) if finite.size else 1.0
-        return 0.0, high if high > 1e-12 else 1.0
-
-    def _colours(self, values: np.ndarray, masked: np.ndarray | None = None) -> np.ndarray:
-        """Values → 0xFFRRGGBB through the colour map; NaN shows as the middle colour, ±inf as the ends."""
-        low, high = self._levels or (0.0, 1.0)
-        colours = self._lut32[colour_indices(values, low, high, len(self._lut32))]
-        if masked is not None:
-            colours[masked] = MASKED_ARGB
-        return colours
-
-    def _apply_cmap(self) -> None:
-        cmap = theme.diverging_cmap() if self.kind == "diverging" else theme.sequential_cmap()
-        self._lut = cmap.getLookupTable(nPts=256)
-        rgb = self._lut[:, :3].astype(np.uint32)
-        self._lut32 = np.uint32(0xFF000000) | (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]
-        if self.colorbar is not None:
-            self.colorbar.setColorMap(cmap)
 
     def _set_ticks(self, *_args) -> None:
         """Label every row/column that fits: a label per cell when there is room, else every n-th.
@@ -328,14 +295,6 @@ class Heatmap(QWidget):
             item.setColor(QColor("#111111") if blocked else self._text_colour(value))
             item.setPos(c + 0.5, r + 0.5)
             item.setVisible(True)
-
-    def _text_colour(self, value: float) -> QColor:
-        """Dark text on light cells, light on dark: the cell's colour by the same mapping as the image."""
-        low, high = self._levels or (0.0, 1.0)
-        index = int(colour_indices(np.array([value]), low, high, len(self._lut))[0])  # never NaN, whatever the levels
-        rgb = self._lut[index][:3]
-        luminance = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
-        return QColor("#111111") if luminance > 140 else QColor("#ffffff")
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(event)

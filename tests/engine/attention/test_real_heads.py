@@ -51,7 +51,7 @@ def test_vit_heads_recompute_the_models_attention(seed):
         after = x + block.ls1(block.attn.proj(torch.cat(outputs, dim=-1)))
         after = after + block.ls2(block.mlp(block.norm2(after)))
         torch.testing.assert_close(after, trace.tokens[layer + 1], atol=2e-5, rtol=0,
-                                   msg=lambda m: f"seed {seed}, layer {layer + 1}: {m}")
+                                   msg=lambda m, layer=layer: f"seed {seed}, layer {layer + 1}: {m}")
 
 
 def test_a_vit_head_names_its_tokens_and_carries_its_picture():
@@ -96,7 +96,7 @@ def test_a_vit_layer_for_from_input_is_the_models_projections(seed):
     layer = vit_layer(net, trace, 2)
     ours = multi_head_attention(layer.x, layer.w_q, layer.w_k, layer.w_v, layer.w_o, num_heads=layer.heads,
                                 b_q=layer.b_q, b_k=layer.b_k, b_v=layer.b_v, b_o=layer.b_o)
-    q, k, v, _scale = layer_qkv(net, trace, 2)
+    q, *_rest = layer_qkv(net, trace, 2)
     np.testing.assert_allclose(ours.q.numpy(), q.double().numpy(), atol=5e-6, err_msg=f"seed {seed}")
     assert float((ours.weights - layer.model_weights.double()).abs().max()) < WEIGHTS_TOL
     block = net.blocks[2]

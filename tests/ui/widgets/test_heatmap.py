@@ -39,7 +39,7 @@ def test_a_hovered_cell_is_forgotten_when_the_map_shrinks(qtbot, heatmap):
         heatmap.set_data(np.ones((2, 2)))  # must not raise
     assert blocker.args == [-1, -1] and heatmap._hover_cell == (-1, -1)
     assert heatmap.info_label.text().strip() == ""
-    assert heatmap.image.shape == (2, 2) and heatmap.values.shape == (2, 2)  # drawn through to the end
+    assert heatmap.image.pixels == (2, 2) and heatmap.values.shape == (2, 2)  # drawn through to the end
     hover(heatmap, 1, 1)
     heatmap.set_data(np.zeros((3, 3)))  # still inside: kept, and its read-out follows the new values
     assert heatmap._hover_cell == (1, 1) and heatmap.info_label.text().endswith(":  0")
@@ -115,3 +115,26 @@ def test_a_partial_update_recolours_only_what_changed_and_equals_a_full_one(qtbo
     assert partial._levels == (-100.0, 100.0)
     full.set_data(changed)
     np.testing.assert_array_equal(partial.image._buffer, full.image._buffer)
+
+
+def test_a_map_larger_than_the_screen_colours_the_cells_nearest_scaling_shows(heatmap):
+    rng = np.random.default_rng(1)
+    values = rng.normal(size=(1370, 1370))
+    heatmap.set_data(values)
+    image = heatmap.image
+    rows, cols = image.pixels
+    rect = heatmap.plot.getViewBox().sceneBoundingRect()
+    assert rows <= rect.height() * heatmap.devicePixelRatioF() + 1 and cols <= rect.width() * heatmap.devicePixelRatioF() + 1
+    assert image.boundingRect().width() == 1370 and image.boundingRect().height() == 1370  # still over every cell
+    shown_rows, shown_cols = heatmap._shown
+    full = heatmap._colours(values)  # what a full-size image would hold
+    np.testing.assert_array_equal(image._buffer, full[np.ix_(shown_rows, shown_cols)])
+    changed = values.copy()
+    changed[shown_rows[10]] = 0.0  # a shown row: its image line follows
+    heatmap.update_values(changed, rows=[shown_rows[10]])
+    np.testing.assert_array_equal(image._buffer, heatmap._colours(changed)[np.ix_(shown_rows, shown_cols)])
+    hover(heatmap, 700, 900)  # the pointer still finds the true cell
+    assert heatmap._hover_cell == (700, 900)
+    heatmap.resize(900, 700)  # more room: more cells shown, recoloured from the values
+    heatmap.plot.getViewBox().sigResized.emit(heatmap.plot.getViewBox())
+    assert image.pixels[1] > cols

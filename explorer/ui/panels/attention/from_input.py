@@ -35,7 +35,13 @@ from PyQt6.QtWidgets import (
 
 from explorer.engine.attention.multi_head import MultiHeadTrace
 from explorer.ui.panels.attention.notation import rich, rich_tab
-from explorer.ui.panels.attention.state import INPUT_MATRICES, MAX_D_MODEL, MAX_TOKENS, FromInputState, head_choices
+from explorer.ui.panels.attention.state import (
+    INPUT_MATRICES,
+    MAX_D_MODEL,
+    MAX_TOKENS,
+    FromInputState,
+    head_choices,
+)
 from explorer.ui.panels.attention.views import follow, nice_ceiling, show_matrix
 from explorer.ui.widgets.heatmap import Heatmap
 from explorer.ui.widgets.matrix_editor import LARGEST, MatrixEditor

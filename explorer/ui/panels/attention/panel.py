@@ -25,7 +25,16 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from PyQt6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from explorer.engine.attention.heads import RealHead
 from explorer.engine.attention.presets import PRESETS

@@ -16,15 +16,35 @@ from functools import partial
 
 import numpy as np
 from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 from superqt.utils import qdebounced
 
 from explorer.ui.panels.attention.image_map import TokenImageMap
 from explorer.ui.panels.attention.notation import rich
 from explorer.ui.panels.attention.qkv_inputs import QKVInputs
 from explorer.ui.panels.attention.qkv_state import SIZE_NAMES, QKVState
-from explorer.ui.panels.attention.text import explain_cell, formula_html, notes_html, num
-from explorer.ui.panels.attention.views import TextView, WeightBars, follow, labels, nice_ceiling, set_quietly, show_matrix
+from explorer.ui.panels.attention.text import (
+    explain_cell,
+    formula_html,
+    notes_html,
+    num,
+)
+from explorer.ui.panels.attention.views import (
+    TextView,
+    WeightBars,
+    follow,
+    labels,
+    nice_ceiling,
+    set_quietly,
+    show_matrix,
+)
 from explorer.ui.widgets.heatmap import Heatmap
 
 NOTES_DELAY_MS = 120

@@ -22,7 +22,11 @@ from PyQt6.QtWidgets import (
 )
 
 from explorer.ui.panels.attention.notation import rich
-from explorer.ui.panels.attention.qkv_state import MAX_TEMPERATURE, MIN_TEMPERATURE, SIZE_NAMES
+from explorer.ui.panels.attention.qkv_state import (
+    MAX_TEMPERATURE,
+    MIN_TEMPERATURE,
+    SIZE_NAMES,
+)
 from explorer.ui.panels.attention.views import SizeSpin
 from explorer.ui.widgets.heatmap import Heatmap
 from explorer.ui.widgets.matrix_editor import LARGEST, MatrixEditor

@@ -23,7 +23,12 @@ from psygnal import evented
 from explorer.engine.attention.core import causal_mask
 from explorer.engine.attention.heads import RealHead
 from explorer.engine.attention.live import Change, LiveAttention
-from explorer.engine.attention.presets import PRESETS, identity_like, preset, random_matrix
+from explorer.engine.attention.presets import (
+    PRESETS,
+    identity_like,
+    preset,
+    random_matrix,
+)
 from explorer.ui.panels.attention.text import TraceView
 from explorer.ui.panels.state import hold_events, identity_fields
 

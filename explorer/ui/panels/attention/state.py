@@ -20,7 +20,11 @@ import numpy as np
 from psygnal import evented
 
 from explorer.engine.attention.presets import PRESETS
-from explorer.engine.attention.why_scale import WhyScaleStats, why_scale, why_scale_example
+from explorer.engine.attention.why_scale import (
+    WhyScaleStats,
+    why_scale,
+    why_scale_example,
+)
 from explorer.ui.panels.attention.from_input_state import (
     INPUT_MATRICES,
     MAX_D_MODEL,
@@ -73,11 +77,11 @@ class WhyScaleState:
     @property
     def position(self) -> int:
         """The slider's stop for d_k: 0 … SLIDER_STEPS, evenly spaced in log₂ d_k."""
-        return int(round(math.log2(self.d_k) / math.log2(D_VALUES[-1]) * SLIDER_STEPS))
+        return round(math.log2(self.d_k) / math.log2(D_VALUES[-1]) * SLIDER_STEPS)
 
     def set_position(self, position: int) -> None:
         """The slider moved: the d_k at that point of the log scale (snapped to a measured value)."""
-        self.set_d_k(int(round(2 ** (min(max(position, 0), SLIDER_STEPS) / SLIDER_STEPS * math.log2(D_VALUES[-1])))))
+        self.set_d_k(round(2 ** (min(max(position, 0), SLIDER_STEPS) / SLIDER_STEPS * math.log2(D_VALUES[-1]))))
 
     @property
     def stats_index(self) -> int | None:

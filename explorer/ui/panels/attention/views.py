@@ -14,12 +14,26 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QObject, QRectF, Qt
-from PyQt6.QtGui import QAbstractTextDocumentLayout, QColor, QPainter, QPalette, QTextDocument
-from PyQt6.QtWidgets import QAbstractButton, QAbstractScrollArea, QFrame, QGraphicsItem, QSpinBox, QWidget
+from PyQt6.QtGui import (
+    QAbstractTextDocumentLayout,
+    QColor,
+    QPainter,
+    QPalette,
+    QTextDocument,
+)
+from PyQt6.QtWidgets import (
+    QAbstractButton,
+    QAbstractScrollArea,
+    QFrame,
+    QGraphicsItem,
+    QSpinBox,
+    QWidget,
+)
 
 from explorer.ui import theme
 from explorer.ui.panels.attention.qkv_state import MAX_SIZE, MIN_SIZE
 from explorer.ui.widgets.matrix_editor import MatrixEditor
+
 
 def show_matrix(editor: MatrixEditor, values: np.ndarray) -> None:
     """Put a state's matrix in its editor, unless the editor shows it already (the edit came from there)."""

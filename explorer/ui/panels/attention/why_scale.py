@@ -13,12 +13,19 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QSlider, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
 
 from explorer.engine.attention.why_scale import WhyScaleStats
 from explorer.ui import theme
-from explorer.ui.panels.attention.state import N_KEYS, SLIDER_STEPS, WhyScaleState
 from explorer.ui.panels.attention.notation import rich
+from explorer.ui.panels.attention.state import N_KEYS, SLIDER_STEPS, WhyScaleState
 from explorer.ui.panels.attention.text import num
 from explorer.ui.panels.attention.views import follow
 

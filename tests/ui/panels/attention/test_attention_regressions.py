@@ -16,7 +16,6 @@ from explorer.ui.panels.attention.panel import AttentionPanel
 from explorer.ui.widgets.cell_image import MASKED_ARGB
 
 
-
 def type_into(qtbot, editor, row, col, text):
     """Type ``text`` into a cell and press Return, as a user does."""
     index = editor.model.index(row, col)
@@ -124,7 +123,8 @@ def test_a_1370_token_head_opens_scrolls_and_edits(qtbot, panel):
                     first_patch=1, image=np.zeros((518, 518, 3), dtype=np.uint8), model="test", layer=5, head=2)
     panel.receive(head)
     qkv, state = panel.qkv, panel.state.qkv
-    assert qkv.weights_map.values.shape == (n, n) and qkv.weights_map.image.shape == (n, n)
+    assert qkv.weights_map.values.shape == (n, n) and qkv.weights_map.image.boundingRect().width() == n
+    assert qkv.weights_map.image.pixels[1] < n  # coloured only where the screen shows a cell
     assert qkv.q_editor.model.rowCount() == n and qkv.q_editor.model.columnCount() == d
     assert len(qkv.q_editor.findChildren(QWidget)) < 40  # one table, not a widget per cell
     assert state.model_error < 1e-6
