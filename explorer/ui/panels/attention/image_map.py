@@ -99,7 +99,6 @@ class TokenImageMap(QWidget):
         self._grid, self._first, self._labels = (int(grid[0]), int(grid[1])), int(first), tuple(labels)
         self._size = (float(picture.shape[1]), float(picture.shape[0]))
         self.picture.setRect(QRectF(0, 0, *self._size))
-        self.overlay.setRect(QRectF(0, 0, *self._size))
         self.box.setRange(QRectF(0, 0, *self._size), padding=0.01)
 
     def set_weights(self, weights: np.ndarray, query: int, key: int, title: str) -> None:
@@ -137,6 +136,7 @@ class TokenImageMap(QWidget):
         rgba[..., :3] = self._lut[index][..., :3]
         rgba[..., 3] = int(255 * self.opacity.value() / 100)
         self.overlay.setImage(rgba, levels=(0, 255))
+        self.overlay.setRect(QRectF(0, 0, *self._size))  # after the image: its size sets the scale
         for box, token in ((self.query_box, self._query), (self.key_box, self._key)):
             rect = self.cell_of(token)
             box.setVisible(rect is not None)
