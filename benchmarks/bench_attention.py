@@ -5,7 +5,7 @@ Drives the panel offscreen. Cases:
 * ``default``: the toy at its largest, n_q = n_k = d_k = d_v = 64 with a causal mask;
 * ``257``: a real-sized head, 257 tokens × d_head 64 (ViT-S/14 at 224 px, or a 16 × 16 grid + [CLS]),
   opened as a :class:`RealHead` with its picture, as the ViT panel hands it over;
-* ``1370``: DINOv2 at 518 px, 1 + 37 × 37 tokens × 64.
+* ``1370``: DINOv2 at 518 px, 1 + 37 × 37 tokens × 64; ``1370x128``: the same with d_head 128.
 
 Each step scrubs one random cell of Q, K or V through the editor's own path
 (``MatrixEditor.apply_value``, what a drag or wheel turn calls): ``edited`` →
@@ -33,7 +33,7 @@ import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-GOALS = {"default": 16.0, "257": 16.0, "1370": 33.0}
+GOALS = {"default": 16.0, "257": 16.0, "1370": 33.0, "1370x128": 33.0}
 
 
 def percentiles(samples: list[float]) -> str:
@@ -82,7 +82,8 @@ def run_case(case: str, args, app, panel) -> None:
         state.set_causal()
         state.select_query(n // 2)
     else:
-        n, d = int(case), 64
+        n, _, d = case.partition("x")
+        n, d = int(n), int(d or 64)
         panel.receive(real_head(n, d))
     qkv._on_hover(n // 2, n // 3)  # a hovered weight: its row, column and V row stay lit
     app.processEvents()
