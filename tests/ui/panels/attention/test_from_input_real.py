@@ -80,6 +80,7 @@ def test_the_tab_reads_a_vit_from_a_received_head(qtbot, context, vit_input):
     view.layer_spin.setValue(3)
     view.source_combo.setCurrentIndex(1)  # tokens entering layer 3
     state = panel.state.from_input
+    qtbot.waitUntil(lambda: not state.busy and state.trace.num_heads == 4, timeout=20_000)  # a real layer: in a worker
     assert state.real is not None and state.real.layer == 2 and view.x_editor.model.rowCount() == 17
     assert view.x_editor.model.headerData(0, Qt.Orientation.Vertical) == "[CLS]"
     assert not view.tokens_spin.isEnabled() and view.tokens_spin.value() == 17
