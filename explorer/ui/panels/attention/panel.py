@@ -202,10 +202,12 @@ class AttentionPanel(Panel):
             with path.open("w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle)
                 writer.writerow(["query", "key", "score", "scaled", "logit", "weight", "allowed"])
+                keys = [view.name("k", j) for j in range(n_k)]  # a real head's tokens by name: k[CLS], k(3, 5)
                 for i in range(n_q):
+                    query = view.name("q", i)
                     for j in range(n_k):
                         writer.writerow([
-                            f"q{i + 1}", f"k{j + 1}", repr(float(view.scores[i, j])), repr(float(view.scaled[i, j])),
+                            query, keys[j], repr(float(view.scores[i, j])), repr(float(view.scaled[i, j])),
                             repr(float(view.logits[i, j])), repr(float(view.weights[i, j])), int(view.allowed[i, j]),
                         ])
         except OSError as exc:
