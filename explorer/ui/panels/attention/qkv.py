@@ -277,10 +277,16 @@ class QKVView(QWidget):
                 heatmap.update_values(values, rows=rows, cols=cols)
             self.weights_map.update_values(view.weights, rows=None if change.weights_all else rows, levels=top)
             self.output_map.update_values(view.output, rows=None if change.output_all else rows)
-        self._draw_selected()
+        if self._touches_selected(change):
+            self._draw_selected()
         self._notes_later()
         if not same_shape:
             self._apply_highlight()
+
+    def _touches_selected(self, change) -> bool:
+        """Whether the selected query's bars, map over the picture or formula can differ after ``change``."""
+        return (change.full or change.weights_all or change.output_all
+                or self.state.selected_query in change.rows)
 
     def _redraw_all(self, view, top: tuple[float, float]) -> None:
         n_q, n_k = view.scores.shape

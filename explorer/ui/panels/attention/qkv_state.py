@@ -198,7 +198,7 @@ class QKVState:
             return f"{exc}. The old value was kept."
         if change.empty:
             return None
-        with hold_events(self):
+        with hold_events(self, name, "view", "note", "edited"):  # only what an edit changes: cheap on every drag step
             setattr(self, name, matrix)
             self._publish(change)
             self._mark_own()
