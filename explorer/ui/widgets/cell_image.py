@@ -192,7 +192,7 @@ class CellColours:
     def _recolour(self, rows: np.ndarray | None = None, cols: np.ndarray | None = None) -> None:
         """Colour every shown cell (no arguments), or the shown cells of these rows and columns."""
         values, masked, (shown_rows, shown_cols) = self.values, self._masked, self._shown
-        part = lambda a, r, c: None if a is None else take(a, r, c)  # noqa: E731
+        part = lambda a, r, c: None if a is None else take(a, r, c)
         if rows is None and cols is None:
             colours = self._colours(take(values, shown_rows, shown_cols), part(masked, shown_rows, shown_cols))
             self.image.set_colours(colours, values.shape)

@@ -106,8 +106,8 @@ def formula_html(view: TraceView, row: int) -> str:
     keys, hidden = _shown_keys(view.weights[row], view.allowed[row])
     more = f" <i>… and {hidden} more keys</i>" if hidden else ""
     qi = escape(view.name("q", row))
-    kn = lambda j: escape(view.name("k", j))  # noqa: E731
-    vn = lambda j: escape(view.name("v", j))  # noqa: E731
+    kn = lambda j: escape(view.name("k", j))
+    vn = lambda j: escape(view.name("v", j))
     lines = [f"<b>{qi}</b> = {vec(q)}"]
 
     # 1. scores
