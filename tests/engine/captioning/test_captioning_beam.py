@@ -150,3 +150,28 @@ def test_probabilities_and_totals_agree():
     model, max_words = decoder(7)
     for hyp in beam_search(model, None, 4, max_words):
         assert hyp.total == pytest.approx(float(torch.tensor(hyp.probs, dtype=torch.float64).log().sum()), abs=1e-9)
+
+
+
+def test_the_beam_waits_while_an_open_caption_can_still_beat_its_worst_finished_one():
+    """The alternatives the panel lists are the k best the search can reach: with k captions finished, an
+    open one that can still beat the *worst* of them (not the best) must be followed.
+
+    Tokens: 0 = end, 1 = a, 2 = b, 3 = c; beam 2, at most 3 tokens. Step 1: "<end>" 0.45 finishes,
+    "a" 0.35 and "b" 0.15 go on. Step 2: "b <end>" 0.135 finishes, "a c" 0.21 goes on ("a <end>" 0.105
+    ranks third of the candidates and is dropped, as transformers does). Two captions have finished, but
+    "a c" (0.21) can still beat the worse of them: step 3 gives "a c <end>" 0.1995, the true second best.
+    """
+    table = {
+        (): [0.45, 0.35, 0.15, 0.05],
+        (1,): [0.3, 0.05, 0.05, 0.6],
+        (2,): [0.9, 0.04, 0.03, 0.03],
+        (1, 3): [0.95, 0.02, 0.02, 0.01],
+    }
+    model = toys.TableDecoder(table, default=[0.25, 0.25, 0.25, 0.25])
+    beams = beam_search(model, None, 2, 3)
+    assert [tuple(h.tokens) for h in beams] == [(0,), (1, 3, 0)], [h.tokens for h in beams]
+    assert math.exp(beams[1].score) == pytest.approx(0.35 * 0.6 * 0.95)
+    truth = toys.enumerate_captions(model, 3)
+    second = sorted(truth.captions, key=lambda seq: truth.score(seq, PLAIN), reverse=True)[1]
+    assert second == (1, 3, 0)
