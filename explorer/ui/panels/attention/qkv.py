@@ -235,6 +235,8 @@ class QKVView(QWidget):
         self._picture_of = head if has_picture else None
         self.image_map.setVisible(has_picture)
         self.bars.set_names(names or None)
+        if has_picture and state.view is not None and state.selected_query < state.view.weights.shape[0]:
+            self._draw_selected()  # the view may have been drawn first, while the map was hidden
         self.banner.setVisible(real)
         # a real head: the lower row (map over the picture, bars, formula) gets the room it needs
         self.vertical.setSizes([270, 215, 95] if has_picture else [340, 135, 150])
