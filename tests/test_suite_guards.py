@@ -15,7 +15,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from conftest import stable_seed  # tests/ is on sys.path: pytest put it there for its conftest
+from tests.conftest import stable_seed
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,6 +13,8 @@ Numerics, because the panel lets people type anything:
   with a ``ValueError`` that says which matrix.
 * The arithmetic runs in float64 whatever the input dtype, so entries up to
   ±1e30 give finite scores (1e30·1e30·64 ≈ 6e61 ≪ 1.8e308); the trace is float64.
+  Finite entries can still overflow a product (1e308 · 2): such scores, logits
+  or outputs are refused with a ``ValueError`` (:func:`check_finite`), never shown as NaN.
 * The softmax subtracts the row maximum; a row whose keys are all masked gets
   weights 0 and output 0 and is listed in ``masked_rows`` — never NaN.
 
@@ -55,6 +57,28 @@ def as_matrix(values, name: str) -> Array:
     return tensor
 
 
+#: Entries this large still give finite products at d_k = 1024 (1e150² · 1024 ≈ 1e303 < 1.8e308).
+SAFE_MAGNITUDE = 1e150
+
+
+def check_finite(values: Array, what: str, source: str) -> None:
+    """Refuse an overflowed product with a message that names it and what to change.
+
+    Every input entry is finite, yet 1e308 · 2 is not: the sums of products that
+    make the scores (or the weighted sum of V) can overflow float64. Such a result
+    would reach the screen as NaN; it is refused instead, and the caller keeps
+    the numbers it had.
+    """
+    if values.numel() == 0:
+        return
+    low, high = torch.aminmax(values)  # NaN propagates; two numbers instead of a mask as large as ``values``
+    if not (math.isfinite(float(low)) and math.isfinite(float(high))):
+        raise ValueError(
+            f"{what} overflows (goes past ±1.8e308, the largest float64): make the entries of {source} "
+            f"smaller — up to about ±{SAFE_MAGNITUDE:.0e} is always safe"
+        )
+
+
 def causal_mask(n_q: int, n_k: int | None = None) -> Array:
     """Boolean ``(n_q, n_k)`` mask, True where query i may attend to key j ≤ i.
 
@@ -69,10 +93,14 @@ def mha_mask_to_allowed(attn_mask) -> Array:
     return ~torch.as_tensor(attn_mask, dtype=torch.bool)
 
 
-def _prepare_mask(mask, shape: torch.Size) -> tuple[Array, Array]:
-    """(allowed bool, additive float64) both broadcast to ``shape`` (..., n_q, n_k)."""
+def _prepare_mask(mask, shape: torch.Size) -> tuple[Array | None, Array | None]:
+    """(allowed bool, additive float64) broadcast to ``shape`` (..., n_q, n_k); None where there is nothing to apply.
+
+    No mask costs nothing: a 1370 × 1370 head (DINOv2 at 518 px) would otherwise spend
+    most of its time building and applying an all-True mask and an all-zero bias.
+    """
     if mask is None:
-        return torch.ones(shape, dtype=torch.bool), torch.zeros(shape, dtype=torch.float64)
+        return None, None
     if isinstance(mask, torch.Tensor):
         tensor = mask.detach().cpu()
     else:
@@ -80,8 +108,7 @@ def _prepare_mask(mask, shape: torch.Size) -> tuple[Array, Array]:
         tensor = torch.as_tensor(array if array.dtype == np.bool_ else array.astype(np.float64))
     try:
         if tensor.dtype == torch.bool:
-            allowed = tensor.expand(shape)
-            return allowed, torch.zeros(shape, dtype=torch.float64)
+            return tensor.expand(shape), None
         additive = tensor.to(torch.float64).expand(shape)
     except RuntimeError:
         raise ValueError(f"mask of shape {tuple(tensor.shape)} does not fit scores of shape {tuple(shape)}") from None
@@ -92,18 +119,26 @@ def _prepare_mask(mask, shape: torch.Size) -> tuple[Array, Array]:
 
 
 # -- softmax ----------------------------------------------------------------------------------
-def stable_softmax(logits: Array, allowed: Array) -> tuple[Array, Array]:
-    """Row-wise softmax over the allowed entries; returns (weights, masked_rows).
+def stable_softmax(logits: Array, allowed: Array | None = None) -> tuple[Array, Array]:
+    """Row-wise softmax over the allowed entries (None: all); returns (weights, masked_rows).
 
     The row maximum is subtracted before ``exp``, so no finite logit overflows.
     A row with +inf logits splits its weight evenly among them (the limit of
     the softmax); a row with no allowed entry gets weights 0 and is flagged.
     """
     neg_inf = torch.full((), -math.inf, dtype=logits.dtype)
-    x = torch.where(allowed, logits, neg_inf)  # (..., n_q, n_k)
-    masked_rows = ~allowed.any(dim=-1)  # (..., n_q)
+    x = logits if allowed is None else torch.where(allowed, logits, neg_inf)  # (..., n_q, n_k)
+    masked_rows = (
+        torch.zeros(logits.shape[:-1], dtype=torch.bool) if allowed is None else ~allowed.any(dim=-1)
+    )  # (..., n_q)
     row_max = x.amax(dim=-1, keepdim=True)
-    safe_max = torch.where(torch.isfinite(row_max), row_max, torch.zeros((), dtype=logits.dtype))
+    if not bool((row_max == math.inf).any()):  # the usual case: torch's own softmax (it subtracts the max too)
+        weights = torch.softmax(x, dim=-1)
+        if bool(masked_rows.any()):  # a row of -inf only: softmax gives NaN there
+            weights = weights.masked_fill(masked_rows.unsqueeze(-1), 0.0)
+        return weights, masked_rows
+    finite_max = torch.isfinite(row_max)
+    safe_max = row_max if bool(finite_max.all()) else torch.where(finite_max, row_max, torch.zeros((), dtype=logits.dtype))
     e = torch.exp(x - safe_max)  # exp(-inf) = 0 for blocked keys
     posinf = x == math.inf
     e = torch.where(posinf.any(dim=-1, keepdim=True), posinf.to(logits.dtype), e)
@@ -169,12 +204,20 @@ def attend(q, k, v, *, mask=None, scale: bool | float = True, temperature: float
             raise ValueError(f"scale must be finite, not {scale!r}")
 
     scores = q @ k.transpose(-2, -1)  # (..., n_q, n_k)
+    check_finite(scores, "Q·Kᵀ", "Q and K")
     scaled = scores * factor
     allowed, additive = _prepare_mask(mask, scores.shape)
-    logits = scaled / temperature + additive
+    logits = scaled if temperature == 1.0 else scaled / temperature
+    if additive is not None:
+        logits = logits + additive
+    check_finite(logits if allowed is None else logits[allowed], "the scaled scores", "Q and K, or raise the temperature,")
     weights, masked_rows = stable_softmax(logits, allowed)
     output = weights @ v  # (..., n_q, d_v)
-    logits = torch.where(allowed, logits, torch.full((), -math.inf, dtype=torch.float64))
+    check_finite(output, "the output weights·V", "V")
+    if allowed is None:
+        allowed = torch.ones((), dtype=torch.bool).expand(scores.shape)  # a view: no n_q × n_k copy
+    else:
+        logits = torch.where(allowed, logits, torch.full((), -math.inf, dtype=torch.float64))
 
     notes: list[str] = []
     if masked_rows.any():

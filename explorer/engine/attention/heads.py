@@ -39,6 +39,7 @@ class RealHead:
     layer: int = 0
     head: int = 0
     back: Any = None  # opaque here: the panel that made it reads it back (ui.panels.state.BackLink)
+    source: Any = None  # what made it, opaque here: a ViT's (model, trace) that From input can read layers of
 
     def __post_init__(self) -> None:
         n = len(self.token_labels)

@@ -28,7 +28,7 @@ import torch
 from PIL import Image
 
 from explorer.engine.captioning.networks import END
-from explorer.engine.captioning.search import Hypothesis, beam_search, check_beam, greedy
+from explorer.engine.captioning.search import MAX_WORDS, PLAIN, Hypothesis, SearchRule, beam_search, check_beam, check_max_words, greedy
 
 CONVERTER_HINT = (
     "If it is a checkpoint of the PyTorch Show-Attend-Tell tutorial, convert it first with "
@@ -46,8 +46,11 @@ class Alternative:
     """One finished hypothesis of the beam."""
 
     words: list[str]
-    score: float  # total log-probability
+    score: float  # under the model's search rule (the total log-probability without a length penalty)
     probs: list[float]
+    total: float = 0.0  # total log-probability
+    ended: bool = True  # False: stopped at the length limit
+    tokens: list[int] = field(default_factory=list)  # without the end token
 
 
 @dataclass
@@ -64,7 +67,7 @@ class CaptionTrace:
     words: list[str]
     tokens: list[int]
     probs: np.ndarray  # (T,)
-    score: float
+    score: float  # the caption's score under the search rule (``total`` when there is no length penalty)
     alphas: np.ndarray | None  # (T, g, g)
     betas: np.ndarray | None  # (T,)
     candidates: list[list[tuple[str, float]]]
@@ -73,6 +76,8 @@ class CaptionTrace:
     model: str
     ended: bool = True  # False when the caption hit the length limit before its end token
     notes: list[str] = field(default_factory=list)
+    total: float = 0.0  # sum of the log-probabilities of its tokens (the end token included)
+    rule: str = ""  # the search rule in words ("" for the plain sum of log-probabilities)
 
     @property
     def caption(self) -> str:
@@ -98,6 +103,14 @@ class Captioner:
     grid: tuple[int, int] | None = None
     #: True when the model was trained on generated scenes only.
     synthetic = False
+    #: How captions are scored and which words are banned (a Hugging Face model's generation config).
+    rule: SearchRule = PLAIN
+    #: The longest caption, in tokens (the end token included), when ``caption`` is given none.
+    max_words: int = MAX_WORDS
+    #: The beam the model asks for (a Hugging Face generation config's ``num_beams``), or None.
+    default_beam: int | None = None
+    #: What the panel should know about how this model's captions are made (settings not followed, ...).
+    search_notes: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self.metrics = {}
@@ -118,19 +131,25 @@ class Captioner:
         raise NotImplementedError
 
     # the one call ------------------------------------------------------------------------------
-    def caption(self, image: Image.Image, beam_size: int = 1, *, max_words: int = 24) -> CaptionTrace:
-        """Caption ``image`` (any size or mode) with greedy (beam 1) or beam search."""
+    @torch.no_grad()
+    def caption(self, image: Image.Image, beam_size: int | None = 1, *, max_words: int | None = None) -> CaptionTrace:
+        """Caption ``image`` (any size or mode) with greedy (beam 1) or beam search under :attr:`rule`.
+
+        ``beam_size=None`` takes the model's own (:attr:`default_beam`, else greedy);
+        ``max_words=None`` its own limit (:attr:`max_words`, in tokens, the end token included).
+        """
         if not isinstance(image, Image.Image):
             raise ValueError(f"expected a PIL image, got {type(image).__name__}")
         if image.width < 1 or image.height < 1:
             raise ValueError("the image is empty (0 pixels)")
-        k = check_beam(beam_size)
+        k = check_beam((self.default_beam or 1) if beam_size is None else beam_size)
+        limit = check_max_words(self.max_words if max_words is None else max_words)
         pixels = self.pixels(image)
         if k == 1:
-            best = greedy(self.stepper, pixels, max_words=max_words)
+            best = greedy(self.stepper, pixels, max_words=limit, rule=self.rule)
             beams = [best]
         else:
-            beams = beam_search(self.stepper, pixels, k, max_words=max_words)
+            beams = beam_search(self.stepper, pixels, k, max_words=limit, rule=self.rule)
             best = beams[0]
         return self._trace(best, beams, k)
 
@@ -146,13 +165,18 @@ class Captioner:
             tokens=best.tokens[:n],
             probs=np.array(best.probs[:n], dtype=np.float64),
             score=best.score,
+            total=best.total,
+            rule=self.rule.text,
             alphas=alphas,
             betas=betas,
             candidates=[[(self.word(t) if t != end else "<end>", p) for t, p in step] for step in best.candidates],
             alternatives=[
-                Alternative([self.word(t) for t in h.tokens if t != end], h.score, h.probs) for h in beams
+                Alternative([self.word(t) for t in h.tokens[: len(h.tokens) - h.finished]], h.score, h.probs, h.total,
+                            h.finished, h.tokens[: len(h.tokens) - h.finished])
+                for h in beams
             ],
             beam_size=k,
             model=self.name,
             ended=best.finished,
+            notes=list(self.search_notes),
         )

@@ -23,15 +23,27 @@ def _ngrams(words: Sequence[str], n: int) -> Counter:
     return Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
 
 
-def corpus_bleu(references: Sequence[Sequence[Sequence[str]]], hypotheses: Sequence[Sequence[str]], max_n: int = 4) -> float:
-    """Corpus-level BLEU (Papineni et al. 2002), uniform weights, no smoothing, in [0, 1].
+#: Smoothings of the n-gram precisions: Lin & Och (2004) add one to the matches and the count of every
+#: n > 1 (NLTK's ``method2``), so one caption's BLEU is not 0 just because it has no matching 4-gram.
+SMOOTHINGS = (None, "add-one")
+
+
+def corpus_bleu(references: Sequence[Sequence[Sequence[str]]], hypotheses: Sequence[Sequence[str]], max_n: int = 4,
+                smoothing: str | None = None) -> float:
+    """Corpus-level BLEU (Papineni et al. 2002), uniform weights, in [0, 1].
 
     ``references[i]`` is a list of reference word lists for ``hypotheses[i]``.
-    Clipped n-gram counts and lengths are summed over the corpus before the
-    geometric mean and the brevity penalty (closest reference length).
+    Each hypothesis n-gram counts at most as often as it occurs in one reference
+    (clipping); clipped matches, n-gram counts and lengths are summed over the
+    corpus before the geometric mean and the brevity penalty
+    ``exp(1 − r / c)`` when the hypotheses are shorter (``r``: the closest
+    reference length of each, the shorter on a tie). Without smoothing, no match
+    at some n gives 0.
     """
     if len(references) != len(hypotheses):
         raise ValueError(f"{len(references)} reference sets for {len(hypotheses)} hypotheses")
+    if smoothing not in SMOOTHINGS:
+        raise ValueError(f"unknown BLEU smoothing {smoothing!r} (expected one of {SMOOTHINGS})")
     matches = [0] * max_n
     totals = [0] * max_n
     hyp_length = ref_length = 0
@@ -41,16 +53,28 @@ def corpus_bleu(references: Sequence[Sequence[Sequence[str]]], hypotheses: Seque
         ref_length += min((abs(len(r) - len(hyp)), len(r)) for r in refs)[1] if refs else 0
         for n in range(1, max_n + 1):
             counts = _ngrams(hyp, n)
-            best: Counter = Counter()
+            most: Counter = Counter()  # each n-gram's largest count in any one reference
             for ref in refs:
-                best |= _ngrams(list(ref), n)
-            matches[n - 1] += sum(min(c, best[g]) for g, c in counts.items())
+                most |= _ngrams(list(ref), n)
+            matches[n - 1] += sum(min(c, most[g]) for g, c in counts.items())
             totals[n - 1] += max(len(hyp) - n + 1, 0)
-    if hyp_length == 0 or min(matches) == 0:
+    if hyp_length == 0 or matches[0] == 0:
         return 0.0
-    log_precision = sum(math.log(m / t) for m, t in zip(matches, totals)) / max_n
+    log_precision = 0.0
+    for n, (m, t) in enumerate(zip(matches, totals), start=1):
+        if smoothing == "add-one" and n > 1:
+            m, t = m + 1, t + 1
+        if m == 0:
+            return 0.0
+        log_precision += math.log(m / t) / max_n
     brevity = 1.0 if hyp_length > ref_length else math.exp(1 - ref_length / hyp_length)
     return brevity * math.exp(log_precision)
+
+
+def sentence_bleu(references: Sequence[Sequence[str]], hypothesis: Sequence[str], max_n: int = 4,
+                  smoothing: str | None = "add-one") -> float:
+    """BLEU of one caption against its references (smoothed by default: one caption rarely has every n-gram)."""
+    return corpus_bleu([references], [hypothesis], max_n, smoothing)
 
 
 def peak_point(alpha: np.ndarray, image_size: int) -> tuple[float, float]:

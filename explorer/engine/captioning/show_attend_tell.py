@@ -138,6 +138,7 @@ class SATTutorialModel(nn.Module):
 class SATTutorialCaptioner(Captioner):
     kind = "attention"
     attention_note = "Attention of the tutorial's decoder, queried from its previous state; β is the mean of its per-channel gate."
+    max_words = 50  # the tutorial's caption.py stops at 50 steps
 
     def __init__(self, model: SATTutorialModel, word_map: dict[str, int], name: str) -> None:
         super().__init__()
@@ -167,9 +168,6 @@ class SATTutorialCaptioner(Captioner):
     def word(self, token: int) -> str:
         return self.words.get(int(token), f"<unk:{int(token)}>")
 
-    @torch.no_grad()
-    def caption(self, image, beam_size: int = 1, *, max_words: int = 50):
-        return super().caption(image, beam_size, max_words=max_words)
 
 
 def from_converted(state: dict[str, torch.Tensor], config: dict[str, Any], name: str) -> SATTutorialCaptioner:

@@ -88,10 +88,12 @@ def sniff(path: Path) -> str:
         if head.startswith(magic):
             return what
     try:
-        head.decode("utf-8")
+        text = head.decode("utf-8")
     except UnicodeDecodeError:
-        return "its contents are not a format this app reads"
-    return "it is a text file"
+        text = ""
+    if text and all(ch.isprintable() or ch.isspace() for ch in text):
+        return "it is a text file"
+    return "its contents are not a format this app reads"
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -150,6 +152,12 @@ def _load_torch(path: Path) -> dict[str, Any]:
 
     import torch
 
+    kind = sniff(path)
+    if kind not in ("torch", "safetensors"):
+        raise CheckpointError(
+            f"{path.name}: not a PyTorch weight file ({kind}). Save weights with "
+            "torch.save(model.state_dict(), path) or as safetensors."
+        )
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:

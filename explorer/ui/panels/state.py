@@ -32,7 +32,7 @@ import operator
 import types
 import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
@@ -142,14 +142,20 @@ def hold_events(state: Any, *names: str) -> Iterator[None]:
     Setting several fields that belong together (a new trace, its step and its
     read-out) would otherwise let a handler of the first event see the others
     still old — a stale index. Each held signal emits once afterwards, with its
-    final value. (psygnal's ``state.events.paused()`` does not hold the
-    per-field signals, only the group's own.)
+    final value, in the order the fields are declared. (psygnal's
+    ``state.events.paused()`` does not hold the per-field signals, only the
+    group's own.)
     """
     names = names or tuple(f.name for f in fields(state))
-    with ExitStack() as stack:
-        for name in names:
-            stack.enter_context(getattr(state.events, name).paused(reducer=_first_old_last_new))
+    order = {f.name: i for i, f in enumerate(fields(state))}
+    signals = [getattr(state.events, name) for name in sorted(names, key=lambda n: order.get(n, len(order)))]
+    for signal in signals:
+        signal.pause()
+    try:
         yield
+    finally:
+        for signal in signals:
+            signal.resume(reducer=_first_old_last_new)
 
 
 def _first_old_last_new(first: tuple, last: tuple) -> tuple:

@@ -3,17 +3,19 @@
 One image item holds the colours (cheap to update); cell values are
 printed when the cells are large enough to read them; row and column labels
 sit on the axes; hovering a cell emits ``hovered(row, col)`` and shows the
-value in the tooltip line; clicking emits ``clicked(row, col)``; rows and
-columns can be outlined with :meth:`Heatmap.set_highlight`.
+value in the line under the map; clicking emits ``clicked(row, col)``; rows and
+columns can be outlined with :meth:`Heatmap.set_highlight`; masked cells
+(``set_data(..., masked=)``) are grey, whatever their value.
 
 ``kind="diverging"`` centres the colours on zero (signed values);
 ``kind="sequential"`` runs from 0 (probabilities, attention weights).
 
 Speed: the colours are mapped here with a NumPy lookup into a 32-bit RGB
-image that Qt draws directly. ``pg.ImageItem`` with a lookup table hands Qt
-an 8-bit indexed image, which Qt converts on every paint: about ten times
-slower to draw (≈1 ms instead of ≈0.1 ms for 64 × 64 cells scaled to
-350 × 300 pixels), and a live editor redraws several heatmaps per keystroke.
+image that Qt draws directly (:mod:`explorer.ui.widgets.cell_image`).
+``pg.ImageItem`` with a lookup table hands Qt an 8-bit indexed image, which Qt
+converts on every paint: about ten times slower to draw. A map of 1,370 × 1,370
+cells (a real attention head) changed in a few rows or columns is updated with
+:meth:`Heatmap.update_values`, which recolours and repaints only those.
 """
 
 from __future__ import annotations
@@ -24,45 +26,35 @@ from collections.abc import Sequence
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QFont, QFontMetrics, QImage, QPen
-from PyQt6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QLabel, QVBoxLayout, QWidget
+from PyQt6.QtGui import QColor, QFont, QFontMetrics, QPen
+from PyQt6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsRectItem,
+    QLabel,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from explorer.ui import theme
+from explorer.ui.widgets.cell_image import CellColours, CellImage, grown_levels
 
 #: Cells are annotated only up to this many cells, and when wide enough on screen.
 MAX_ANNOTATED_CELLS = 400
 MIN_CELL_PIXELS_FOR_TEXT = 34
 
-
-class CellImage(pg.GraphicsObject):
-    """A (rows, cols) grid of colours drawn as one RGB32 image covering [0, cols] × [0, rows]."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._buffer = np.zeros((1, 1), dtype=np.uint32)
-        self._qimage: QImage | None = None
-        self._rect = QRectF(0, 0, 1, 1)
-
-    def set_colours(self, argb: np.ndarray) -> None:
-        """``argb``: (rows, cols) uint32 as 0xAARRGGBB."""
-        self._buffer = np.ascontiguousarray(argb, dtype=np.uint32)  # the QImage reads this memory
-        rows, cols = self._buffer.shape
-        self._qimage = QImage(self._buffer.data, cols, rows, 4 * cols, QImage.Format.Format_RGB32)
-        rect = QRectF(0, 0, cols, rows)
-        if rect != self._rect:
-            self.prepareGeometryChange()
-            self._rect = rect
-        self.update()
-
-    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
-        return self._rect
-
-    def paint(self, painter, *args) -> None:
-        if self._qimage is not None:
-            painter.drawImage(self._rect, self._qimage)
+__all__ = ["CellImage", "Heatmap"]
 
 
-class Heatmap(QWidget):
+def _elastic_label(text: str) -> QLabel:
+    """A one-line label whose text never sets its width: a longer title or read-out must not move the columns."""
+    label = QLabel(text)
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+    label.setMinimumWidth(0)
+    return label
+
+
+class Heatmap(CellColours, QWidget):
     hovered = pyqtSignal(int, int)  # row, col; (-1, -1) when the pointer leaves
     clicked = pyqtSignal(int, int)
 
@@ -90,11 +82,13 @@ class Heatmap(QWidget):
         self._our_ticks: tuple[list, list] = ([], [])
         self._highlights: list[QGraphicsRectItem] = []
         self._hover_cell = (-1, -1)
+        self._masked: np.ndarray | None = None  # bool (rows, cols), True = drawn grey
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
-        self.title_label = QLabel(title)
+        self.title_label = _elastic_label(title)
+        self.title_label.setToolTip(title)
         self.title_label.setStyleSheet("font-weight: 600;")
         layout.addWidget(self.title_label)
         if not title:
@@ -106,7 +100,7 @@ class Heatmap(QWidget):
         self.graphics.setAntialiasing(False)
         self.graphics.setOptimizationFlag(self.graphics.OptimizationFlag.DontAdjustForAntialiasing, True)
         layout.addWidget(self.graphics, 1)
-        self.info_label = QLabel(" ")
+        self.info_label = _elastic_label(" ")
         self.info_label.setProperty("role", "muted")
         layout.addWidget(self.info_label)
 
@@ -132,6 +126,8 @@ class Heatmap(QWidget):
             self.plot.layout.setColumnFixedWidth(4, 5)
         self._apply_cmap()
         # The cell size on screen is known only once the view box has its final size.
+        self._shown: tuple[np.ndarray | None, np.ndarray | None] = (None, None)  # rows, cols on the image
+        self.plot.getViewBox().sigResized.connect(self._resample)
         self.plot.getViewBox().sigResized.connect(self._update_texts)
         self.plot.getViewBox().sigResized.connect(self._set_ticks)
         self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
@@ -145,63 +141,91 @@ class Heatmap(QWidget):
         row_labels: Sequence[str] | None = None,
         col_labels: Sequence[str] | None = None,
         levels: tuple[float, float] | None = None,
+        masked: np.ndarray | None = None,
     ) -> None:
-        """Show a 2-D array; labels default to 1-based indices."""
+        """Show a 2-D array; labels default to 1-based indices; ``masked`` (bool) cells are drawn grey.
+
+        A new shape first drops what pointed into the old one (the hovered cell, the
+        outlines), so nothing on the way can index outside the new array.
+        """
         values = np.asarray(values, dtype=np.float64)
         if values.ndim == 1:
             values = values[None, :]
         if values.ndim != 2:
             raise ValueError(f"heatmap needs a 2-D array, got shape {values.shape}")
+        if masked is not None and np.shape(masked) != values.shape:
+            raise ValueError(f"the mask's shape {np.shape(masked)} differs from the values' {values.shape}")
         shape_changed = values.shape != self.values.shape
+        if shape_changed:
+            self.clear_highlight()
+            self._forget_hover_outside(values.shape)
         self.values = values
         rows, cols = values.shape
         self.row_labels = list(row_labels) if row_labels is not None else [str(i + 1) for i in range(rows)]
         self.col_labels = list(col_labels) if col_labels is not None else [str(j + 1) for j in range(cols)]
+        self._masked = None if masked is None or not np.any(masked) else np.array(masked, dtype=bool)
         self._levels = levels or self._auto_levels(values)
-        self.image.set_colours(self._colours(values))
-        if self.colorbar is not None and tuple(self.colorbar.levels()) != tuple(self._levels):
-            self.colorbar.setLevels(self._levels)  # redraws the bar and its axis: only on change
+        self._shown = self._sampling()
+        self._recolour()
+        self._sync_colorbar()
         if shape_changed:
             self.plot.setRange(xRange=(0, cols), yRange=(0, rows), padding=0)
-            self.clear_highlight()
         self._set_ticks()  # no-op unless the shape, the labels or the room for them changed
         self._update_texts()
         if self._hover_cell != (-1, -1):
             self._show_info(*self._hover_cell)
 
+    def update_values(
+        self,
+        values: np.ndarray,
+        *,
+        rows: Sequence[int] | None = (),
+        cols: Sequence[int] = (),
+        levels: tuple[float, float] | None = None,
+    ) -> None:
+        """The same-shaped array with only ``rows`` and ``cols`` changed (``rows`` None: all): recolour just those.
+
+        Labels and mask stay. With ``levels`` None the colour range only grows while
+        parts change (steady colours while scrubbing); :meth:`set_data` fits it anew.
+        Anything that does not fit this (another shape, new levels) redraws it all.
+        """
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape != self.values.shape:
+            self.set_data(values, levels=levels)
+            return
+        every = rows is None
+        rows = np.arange(values.shape[0]) if every else np.asarray(rows, dtype=np.intp)
+        cols = np.asarray(cols, dtype=np.intp)
+        self.values = values
+        wanted = levels or grown_levels(self.kind, self._levels or (0.0, 1.0), values, rows, cols)
+        if wanted != self._levels or every:
+            self._levels = wanted
+            self._recolour()
+            self._sync_colorbar()
+        else:
+            self._recolour(rows, cols)
+        if self._shown_texts:
+            self._update_texts()
+        if self._hover_cell != (-1, -1):
+            self._show_info(*self._hover_cell)
+
+    def _forget_hover_outside(self, shape: tuple[int, int]) -> None:
+        """The hovered cell is not in a map of ``shape``: forget it, and tell the listeners."""
+        row, col = self._hover_cell
+        if row >= shape[0] or col >= shape[1]:
+            self._hover_cell = (-1, -1)
+            self.info_label.setText(" ")
+            self.hovered.emit(-1, -1)
+
     def set_title(self, title: str) -> None:
         self.title_label.setText(title)
+        self.title_label.setToolTip(title)
         self.title_label.setVisible(bool(title))
 
     def set_kind(self, kind: str) -> None:
         self.kind = kind
         self._apply_cmap()
-        self.set_data(self.values, row_labels=self.row_labels, col_labels=self.col_labels)
-
-    def _auto_levels(self, values: np.ndarray) -> tuple[float, float]:
-        if self.kind == "diverging":
-            return theme.symmetric_levels(values)
-        finite = values[np.isfinite(values)]
-        high = float(finite.max()) if finite.size else 1.0
-        return 0.0, high if high > 1e-12 else 1.0
-
-    def _colours(self, values: np.ndarray) -> np.ndarray:
-        """Values → 0xFFRRGGBB through the colour map; NaN shows as the middle colour, ±inf as the ends."""
-        low, high = self._levels or (0.0, 1.0)
-        span = high - low if high > low else 1.0
-        with np.errstate(invalid="ignore", over="ignore"):
-            t = (values - low) * ((len(self._lut32) - 1) / span)
-        t = np.nan_to_num(t, nan=(len(self._lut32) - 1) / 2, posinf=len(self._lut32) - 1, neginf=0.0)
-        index = np.clip(t, 0, len(self._lut32) - 1).astype(np.intp)
-        return self._lut32[index]
-
-    def _apply_cmap(self) -> None:
-        cmap = theme.diverging_cmap() if self.kind == "diverging" else theme.sequential_cmap()
-        self._lut = cmap.getLookupTable(nPts=256)
-        rgb = self._lut[:, :3].astype(np.uint32)
-        self._lut32 = np.uint32(0xFF000000) | (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]
-        if self.colorbar is not None:
-            self.colorbar.setColorMap(cmap)
+        self.set_data(self.values, row_labels=self.row_labels, col_labels=self.col_labels, masked=self._masked)
 
     def _set_ticks(self, *_args) -> None:
         """Label every row/column that fits: a label per cell when there is room, else every n-th.
@@ -266,17 +290,11 @@ class Heatmap(QWidget):
                 continue
             r, c = divmod(index, cols)
             value = self.values[r, c]
-            item.setText(self.fmt.format(value) if np.isfinite(value) else "—")
-            item.setColor(self._text_colour(value))
+            blocked = self._masked is not None and self._masked[r, c]
+            item.setText("masked" if blocked else self.fmt.format(value) if np.isfinite(value) else "—")
+            item.setColor(QColor("#111111") if blocked else self._text_colour(value))
             item.setPos(c + 0.5, r + 0.5)
             item.setVisible(True)
-
-    def _text_colour(self, value: float) -> QColor:
-        low, high = self._levels or (0.0, 1.0)
-        t = 0.5 if high <= low or not np.isfinite(value) else (value - low) / (high - low)
-        rgb = self._lut[int(np.clip(t, 0, 1) * (len(self._lut) - 1))][:3]
-        luminance = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
-        return QColor("#111111") if luminance > 140 else QColor("#ffffff")
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(event)
@@ -326,11 +344,14 @@ class Heatmap(QWidget):
             self.hovered.emit(*cell)
 
     def _show_info(self, row: int, col: int) -> None:
-        if row < 0:
+        rows, cols = self.values.shape
+        if not (0 <= row < rows and 0 <= col < cols and row < len(self.row_labels) and col < len(self.col_labels)):
             self.info_label.setText(" ")
             return
         value = self.values[row, col]
-        self.info_label.setText(f"{self.row_labels[row]}, {self.col_labels[col]}:  {value:.6g}")
+        blocked = self._masked is not None and self._masked[row, col]
+        text = "masked (blocked)" if blocked else f"{value:.6g}"
+        self.info_label.setText(f"{self.row_labels[row]}, {self.col_labels[col]}:  {text}")
 
     def _on_mouse_clicked(self, event) -> None:
         if event.button() != Qt.MouseButton.LeftButton:

@@ -1,9 +1,11 @@
 """An editable matrix of numbers: type a value, drag on a cell or turn the wheel to scrub it.
 
 Used for Q, K, V, the mask (attention panel) and W, U, b (RNN panel). One
-``QTableView`` over a small model holding a float64 array, so a 64 × 64 matrix
-is one widget, not 4096: redrawing after an edit touches only the visible
-cells.
+``QTableView`` over a small model holding a float64 array, so a matrix is one
+widget, not one per cell: redrawing after an edit touches only the visible
+cells. That is what lets the attention panel show a real head's 1,370 × 64
+Q, K and V: an editor takes up to ``max_size`` rows and columns (64 unless
+its owner asks for more).
 
 Every accepted change (typed, scrubbed, wheeled, or ``set_matrix(...,
 emit=True)``) emits ``edited(matrix)`` with a copy of the whole array. Text
@@ -18,7 +20,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from PyQt6.QtCore import QAbstractTableModel, QModelIndex, QPoint, Qt, pyqtSignal
+from PyQt6.QtCore import QPoint, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QMouseEvent, QWheelEvent
 from PyQt6.QtWidgets import (
     QAbstractItemView,
@@ -32,136 +34,20 @@ from PyQt6.QtWidgets import (
 )
 
 from explorer.ui import theme
+from explorer.ui.widgets.matrix_model import (
+    MatrixModel,
+    format_value,
+    parse_number,
+    scrub_step,
+)
+
+__all__ = ["MatrixEditor", "MatrixModel", "format_value", "parse_number", "scrub_step"]
 
 MIN_SIZE = 1
-MAX_SIZE = 64
+MAX_SIZE = 64  # the default largest rows / columns of an editor
+LARGEST = 8192  # the most any editor takes (a real model's d_model × d_model projection)
 #: Pixels the pointer must travel sideways before a press becomes a scrub.
 DRAG_THRESHOLD = 4
-
-
-def parse_number(text: str) -> float:
-    """The float in ``text``, or ``ValueError`` saying why it is not usable.
-
-    Accepts a decimal comma ("0,5") since people type it; refuses NaN and ±Inf
-    because no later step can show them meaningfully.
-    """
-    cleaned = text.strip().replace(",", ".").replace("−", "-")
-    if not cleaned:
-        raise ValueError("empty cell: type a number such as 0.5 or -1")
-    try:
-        value = float(cleaned)
-    except ValueError:
-        raise ValueError(f"“{text.strip()}” is not a number: type a value such as 0.5 or -1") from None
-    if not math.isfinite(value):
-        raise ValueError(f"“{text.strip()}” is not a finite number: NaN and infinity are not allowed")
-    return value
-
-
-def format_value(value: float) -> str:
-    """Compact text for a cell: 3 decimals for ordinary sizes, scientific beyond."""
-    if value == 0:
-        return "0"
-    magnitude = abs(value)
-    if 1e-3 <= magnitude < 1e5:
-        text = f"{value:.3f}".rstrip("0").rstrip(".")
-        return "0" if text in ("-0", "") else text
-    return f"{value:.2e}"
-
-
-def scrub_step(value: float, fine: bool) -> float:
-    """Step for one pixel of drag or a tenth of a wheel notch: proportional to the value.
-
-    Values near zero still move (floor of 0.01); Shift divides by ten.
-    """
-    step = max(abs(value), 0.1) * 0.01
-    return step / 10 if fine else step
-
-
-class MatrixModel(QAbstractTableModel):
-    """The array behind the table; all edits go through :meth:`set_value`."""
-
-    def __init__(self, rows: int, cols: int) -> None:
-        super().__init__()
-        self.values = np.zeros((rows, cols))
-        self.row_labels: list[str] = []
-        self.col_labels: list[str] = []
-        self.row_prefix = ""
-        self.col_prefix = ""
-        self.read_only = False
-        self.highlight_rows: frozenset[int] = frozenset()
-        self.highlight_cols: frozenset[int] = frozenset()
-        self.highlight_colour = QColor(theme.colors().highlight)
-        self.highlight_colour.setAlpha(90)
-
-    # -- Qt model API ----------------------------------------------------------------------
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else self.values.shape[0]
-
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else self.values.shape[1]
-
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
-            return None
-        r, c = index.row(), index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return format_value(float(self.values[r, c]))
-        if role == Qt.ItemDataRole.EditRole:
-            return repr(float(self.values[r, c]))
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{self.label(Qt.Orientation.Vertical, r)}, {self.label(Qt.Orientation.Horizontal, c)} = {self.values[r, c]:.6g}"
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.BackgroundRole:
-            if r in self.highlight_rows or c in self.highlight_cols:
-                return self.highlight_colour
-        return None
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self.label(orientation, section)
-        if role == Qt.ItemDataRole.BackgroundRole:
-            marked = self.highlight_rows if orientation == Qt.Orientation.Vertical else self.highlight_cols
-            if section in marked:
-                return self.highlight_colour
-        return None
-
-    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
-        base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        return base if self.read_only else base | Qt.ItemFlag.ItemIsEditable
-
-    # -- ours ------------------------------------------------------------------------------
-    def label(self, orientation: Qt.Orientation, section: int) -> str:
-        labels, prefix = (
-            (self.row_labels, self.row_prefix)
-            if orientation == Qt.Orientation.Vertical
-            else (self.col_labels, self.col_prefix)
-        )
-        if section < len(labels):
-            return labels[section]
-        return f"{prefix}{section + 1}"
-
-    def set_array(self, values: np.ndarray) -> None:
-        if values.shape != self.values.shape:
-            self.beginResetModel()
-            self.values = values
-            self.endResetModel()
-        else:
-            self.values = values
-            self.dataChanged.emit(self.index(0, 0), self.index(values.shape[0] - 1, values.shape[1] - 1))
-
-    def set_value(self, row: int, col: int, value: float) -> None:
-        self.values[row, col] = value
-        index = self.index(row, col)
-        self.dataChanged.emit(index, index)
-
-    def set_highlight(self, rows: Sequence[int], cols: Sequence[int]) -> None:
-        self.highlight_rows = frozenset(int(r) for r in rows)
-        self.highlight_cols = frozenset(int(c) for c in cols)
-        rows_n, cols_n = self.values.shape
-        self.dataChanged.emit(self.index(0, 0), self.index(rows_n - 1, cols_n - 1), [Qt.ItemDataRole.BackgroundRole])
-        self.headerDataChanged.emit(Qt.Orientation.Vertical, 0, rows_n - 1)
-        self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, cols_n - 1)
 
 
 class _Delegate(QStyledItemDelegate):
@@ -250,10 +136,12 @@ class MatrixEditor(QWidget):
         row_prefix: str = "",
         col_prefix: str = "",
         title: str = "",
+        max_size: int = MAX_SIZE,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.model = MatrixModel(clamp_size(rows), clamp_size(cols))
+        self.max_size = int(min(max(max_size, MIN_SIZE), LARGEST))
+        self.model = MatrixModel(clamp_size(rows, self.max_size), clamp_size(cols, self.max_size))
         self.model.row_prefix = row_prefix
         self.model.col_prefix = col_prefix
 
@@ -302,8 +190,9 @@ class MatrixEditor(QWidget):
             array = array[None, :]
         if array.ndim != 2:
             raise ValueError(f"a matrix needs 2 dimensions, got shape {array.shape}")
-        if not (MIN_SIZE <= array.shape[0] <= MAX_SIZE and MIN_SIZE <= array.shape[1] <= MAX_SIZE):
-            raise ValueError(f"matrix shape {array.shape} is outside {MIN_SIZE}…{MAX_SIZE} per dimension")
+        top = self.max_size
+        if not (MIN_SIZE <= array.shape[0] <= top and MIN_SIZE <= array.shape[1] <= top):
+            raise ValueError(f"matrix shape {array.shape} is outside {MIN_SIZE}…{top} per dimension")
         if not np.isfinite(array).all():
             raise ValueError("matrix contains NaN or infinity")
         self.model.set_array(array)
@@ -313,7 +202,7 @@ class MatrixEditor(QWidget):
 
     def resize_matrix(self, rows: int, cols: int, *, emit: bool = False) -> None:
         """Change the shape keeping the overlapping values (new cells are 0)."""
-        rows, cols = clamp_size(rows), clamp_size(cols)
+        rows, cols = clamp_size(rows, self.max_size), clamp_size(cols, self.max_size)
         old = self.model.values
         new = np.zeros((rows, cols))
         r, c = min(rows, old.shape[0]), min(cols, old.shape[1])
@@ -342,6 +231,26 @@ class MatrixEditor(QWidget):
                          f"{self.model.label(Qt.Orientation.Horizontal, col)}: {exc}. The old value was kept.")
             return False
         return self.apply_value(row, col, value)
+
+    def refuse(self, message: str, values=None) -> None:
+        """Someone downstream refused the last change (its products overflow…): say why, show ``values`` again.
+
+        Like a refused typed value, the message stays under the table until the next
+        accepted change; ``values`` (the numbers still in force) replace what the
+        editor shows.
+        """
+        if values is not None:
+            array = np.array(values, dtype=np.float64)
+            if array.shape == self.model.values.shape:
+                self.model.set_array(array)
+        self._refuse(message)
+
+    def scroll_to(self, row: int, col: int = 0) -> None:
+        """Bring cell (row, col) into view (a query selected elsewhere, in a 1,370-row editor)."""
+        index = self.model.index(row, col)
+        if index.isValid():
+            self.view.updateGeometries()  # right after a reset the scroll range is not yet the new rows'
+            self.view.scrollTo(index, QAbstractItemView.ScrollHint.EnsureVisible)
 
     # -- looks --------------------------------------------------------------------------------
     def set_title(self, title: str) -> None:
@@ -384,5 +293,5 @@ class MatrixEditor(QWidget):
             self.message_label.setText("")
 
 
-def clamp_size(n: int) -> int:
-    return int(min(max(int(n), MIN_SIZE), MAX_SIZE))
+def clamp_size(n: int, top: int = MAX_SIZE) -> int:
+    return int(min(max(int(n), MIN_SIZE), top))

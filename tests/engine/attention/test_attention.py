@@ -9,8 +9,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from explorer.engine.attention.core import attend, causal_mask, entropy, mha_mask_to_allowed, stable_softmax
-from explorer.engine.attention.multi_head import multi_head_attention, weights_from_torch
+from explorer.engine.attention.core import (
+    attend,
+    causal_mask,
+    entropy,
+    mha_mask_to_allowed,
+    stable_softmax,
+)
+from explorer.engine.attention.multi_head import (
+    multi_head_attention,
+    weights_from_torch,
+)
 from explorer.engine.attention.why_scale import why_scale, why_scale_example
 
 

@@ -16,12 +16,12 @@ from explorer.engine.infra import scenes
 from explorer.engine.infra.checkpoints import save_model
 
 
-def random_model(kind: str, seed: int) -> torch.nn.Module:
+def random_model(kind: str, seed: int, end_bias: float = 1.5) -> torch.nn.Module:
     torch.manual_seed(seed)
     model = build(ModelConfig(kind=kind, vocab_size=len(scene_vocabulary())))
-    with torch.no_grad():  # sharpen the untrained output so captions vary and end
+    with torch.no_grad():  # sharpen the untrained output so captions vary (and, with a bias, end)
         model.out.weight.mul_(8.0)
-        model.out.bias[END] += 1.5
+        model.out.bias[END] += end_bias
     return model.eval()
 
 
@@ -33,40 +33,55 @@ def teacher_forced(model, pixels, tokens):
     return chosen, (None if alphas is None else alphas[0]), (None if betas is None else betas[0])
 
 
-@pytest.mark.parametrize("kind", ["attention", "classic"])
-@pytest.mark.parametrize("seed", range(4))
+#: (kind, seed) whose greedy captions are long (3–12 tokens; those of 12 stop at the limit), found by a scan.
+LONG_CAPTIONS = [("attention", 2), ("attention", 3), ("attention", 8), ("attention", 1),
+                 ("classic", 10), ("classic", 12), ("classic", 0), ("classic", 1)]
+
+
+@pytest.mark.parametrize(("kind", "seed"), LONG_CAPTIONS)
 def test_beam_one_equals_greedy_and_scores_match_teacher_forcing(kind, seed):
-    model = random_model(kind, seed)
-    image = scenes.generate(100 + seed).image
-    pixels = to_pixels([image], 64)
+    model = random_model(kind, seed, end_bias=0.0)
+    pixels = to_pixels([scenes.generate(100 + seed).image], 64)
     best = greedy(model, pixels, max_words=12)
+    assert len(best.tokens) >= 3, f"{kind} seed {seed}: greedy gave {best.tokens}, too short to test anything"
     [beam] = beam_search(model, pixels, 1, max_words=12)
-    assert beam.tokens == best.tokens
+    assert beam.tokens == best.tokens and beam.finished == best.finished, f"{kind} seed {seed}"
     assert beam.score == pytest.approx(best.score, abs=1e-5)
     with torch.no_grad():
         chosen, alphas, betas = teacher_forced(model, pixels, best.tokens)
-    assert best.score == pytest.approx(float(chosen.sum()), abs=1e-4)
+    assert best.score == pytest.approx(float(chosen.sum()), abs=1e-4), f"{kind} seed {seed}"
     assert np.allclose(best.probs, chosen.exp().numpy(), atol=1e-5)
     if kind == "attention":
         assert torch.allclose(torch.stack(best.alphas), alphas, atol=1e-6)
         assert np.allclose(best.betas, betas.numpy(), atol=1e-6)
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_beam_hypotheses_are_consistent_and_at_least_as_good_as_greedy(seed):
-    model = random_model("attention", 10 + seed)
-    pixels = to_pixels([scenes.generate(seed).image], 64)
-    best = greedy(model, pixels, max_words=10)
-    beams = beam_search(model, pixels, 5, max_words=10)
-    assert 1 <= len(beams) <= 5
-    assert [h.score for h in beams] == sorted((h.score for h in beams), reverse=True)
-    if best.finished and beams[0].finished:
-        assert beams[0].score >= best.score - 1e-6
-    with torch.no_grad():
-        for hyp in beams:
-            chosen, alphas, _ = teacher_forced(model, pixels, hyp.tokens)
-            assert hyp.score == pytest.approx(float(chosen.sum()), abs=1e-4)
-            assert torch.allclose(torch.stack(hyp.alphas), alphas, atol=1e-6)
+def test_the_long_caption_cases_include_ended_and_capped_ones():
+    ended = [greedy(random_model(k, s, end_bias=0.0), to_pixels([scenes.generate(100 + s).image], 64), max_words=12).finished
+             for k, s in LONG_CAPTIONS]
+    assert 2 <= sum(ended) <= 6, ended
+
+
+def test_beam_hypotheses_are_consistent_and_better_than_greedy_on_these_seeds():
+    """Beam 5 beats or ties greedy on each of these eight seeds (not a theorem of beam search — see
+    test_captioning_beam.py — but true here, by a margin of at least 0.8 where it beats it)."""
+    better = 0
+    for seed in range(8):
+        model = random_model("attention", 10 + seed)
+        pixels = to_pixels([scenes.generate(seed).image], 64)
+        best = greedy(model, pixels, max_words=10)
+        beams = beam_search(model, pixels, 5, max_words=10)
+        assert len(beams) == 5, f"seed {seed}"
+        assert [h.score for h in beams] == sorted((h.score for h in beams), reverse=True)
+        assert beams[0].score >= best.score - 1e-6, f"seed {seed}: beam {beams[0].score} < greedy {best.score}"
+        better += beams[0].score > best.score + 0.5
+        with torch.no_grad():
+            for hyp in beams:
+                assert len(hyp.tokens) <= 10 and hyp.finished == (hyp.tokens[-1] == END), f"seed {seed}"
+                chosen, alphas, _ = teacher_forced(model, pixels, hyp.tokens)
+                assert hyp.score == pytest.approx(float(chosen.sum()), abs=1e-4), f"seed {seed}"
+                assert torch.allclose(torch.stack(hyp.alphas), alphas, atol=1e-6)
+    assert better >= 5, better
 
 
 def test_trace_maps_sum_to_one_over_regions_for_any_image():
@@ -127,7 +142,7 @@ def test_round_trip_through_a_file_and_wrong_files_are_named(tmp_path):
         load(wrong)
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"not a checkpoint at all")
-    with pytest.raises(CaptionModelError):
+    with pytest.raises(CaptionModelError, match=r"^junk\.pth: "):
         load(junk)
     pickled = tmp_path / "BEST_checkpoint.pth.tar"
     torch.save({"epoch": 3, "decoder": torch.nn.Linear(2, 2)}, pickled)

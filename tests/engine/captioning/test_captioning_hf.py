@@ -1,4 +1,8 @@
-"""Hugging Face VisionEncoderDecoder captioners: a tiny random ViT + GPT-2 built from configs, no download."""
+"""Hugging Face captioners (VisionEncoderDecoder and BLIP), random and tiny, against transformers' generate().
+
+Both tiny models (hf_captioners.py) carry a generation config with beam 3, length_penalty 0.6,
+no_repeat_ngram_size 2 and max_length 10; the variants below change it and follow the change.
+"""
 
 from __future__ import annotations
 
@@ -7,96 +11,127 @@ import json
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 transformers = pytest.importorskip("transformers")
 
-from explorer.engine.captioning.captioner import CaptionModelError
-from explorer.engine.captioning.loading import load
+from hf_captioners import generate_reference, images  # noqa: E402  (beside this file)
 
-WORDS = ["<s>", "</s>", "a", "cat", "dog", "on", "the", "mat", "red", "ball", "sits"]
+from explorer.engine.captioning.captioner import CaptionModelError  # noqa: E402
+from explorer.engine.captioning.loading import load  # noqa: E402
 
-
-@pytest.fixture(scope="module")
-def tiny_folder(tmp_path_factory):
-    from tokenizers import Tokenizer, models, pre_tokenizers
-
-    folder = tmp_path_factory.mktemp("tiny-vit-gpt2")
-    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="<s>"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<s>")
-    encoder = transformers.ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=1,
-                                     num_attention_heads=2, intermediate_size=64)
-    decoder = transformers.GPT2Config(vocab_size=len(WORDS), n_positions=40, n_embd=32, n_layer=2, n_head=2,
-                                      add_cross_attention=True, is_decoder=True, bos_token_id=0, eos_token_id=1)
-    config = transformers.VisionEncoderDecoderConfig.from_encoder_decoder_configs(encoder, decoder)
-    config.decoder_start_token_id, config.eos_token_id, config.pad_token_id = 0, 1, 1
-    torch.manual_seed(0)
-    model = transformers.VisionEncoderDecoderModel(config=config)
-    with torch.no_grad():  # sharpen the random output so greedy choices are clear
-        model.decoder.lm_head.weight.mul_(20)
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    from transformers import ViTImageProcessor
-
-    ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(folder)
-    return folder
+#: Generation-config variants (on top of the saved one) whose captions must match generate() as well.
+VARIANTS = {
+    "long-favouring, never stop early": {"length_penalty": 2.0, "early_stopping": "never"},
+    "stop when the beam is full": {"early_stopping": True, "length_penalty": 1.0},
+    "short-favouring, trigrams, max_new_tokens": {"length_penalty": -0.5, "no_repeat_ngram_size": 3,
+                                                  "max_new_tokens": 6},
+    "at least four tokens": {"min_length": 5, "no_repeat_ngram_size": 0},
+}
 
 
-def images():
-    rng = np.random.default_rng(1)
-    return [
-        Image.fromarray(rng.integers(0, 256, (45, 70, 3), dtype=np.uint8)),
-        Image.new("L", (300, 20), 90),
-        Image.new("RGBA", (64, 64), (200, 10, 10, 128)),
-    ]
+def expected_map(cross: torch.Tensor, grid: tuple[int, int], layer=None, head=None) -> np.ndarray:
+    """(T, g·g) from generate()'s cross-attention (T, L, heads, N): chosen layer/head or mean, grid renormalised."""
+    cross = cross if layer is None else cross[:, layer : layer + 1]
+    maps = cross.mean(dim=(1, 2)) if head is None else cross[:, :, head].mean(1)  # (T, N)
+    maps = maps[:, maps.shape[1] - grid[0] * grid[1]:]
+    return (maps / maps.sum(-1, keepdim=True)).numpy()
 
 
-def test_greedy_matches_transformers_generate_and_maps_match_its_cross_attention(tiny_folder):
-    captioner = load(tiny_folder)
-    assert captioner.kind == "transformer" and captioner.grid == (4, 4)
-    model = captioner.model
-    for image in images():
-        trace = captioner.caption(image, beam_size=1, max_words=8)
-        pixels = captioner.pixels(image)
-        with torch.no_grad():
-            generated = model.generate(pixel_values=pixels, max_new_tokens=8, do_sample=False, num_beams=1)
-        expected = [t for t in generated[0, 1:].tolist()]
-        if 1 in expected:
-            expected = expected[: expected.index(1)]
-        assert trace.tokens == expected
-        assert trace.alphas.shape == (len(trace.words), 4, 4)
-        assert np.allclose(trace.alphas.sum(axis=(1, 2)), 1.0, atol=1e-5)
-        # Recompute the maps with one teacher-forced forward pass: mean over layers and heads, class token dropped.
-        ids = torch.tensor([[0] + trace.tokens])
-        with torch.no_grad():
-            out = model(pixel_values=pixels, decoder_input_ids=ids, output_attentions=True)
-        cross = torch.stack(out.cross_attentions).mean(dim=(0, 2))[0, :-1, 1:]  # (T, 16)
-        cross = cross / cross.sum(-1, keepdim=True)
-        assert np.allclose(trace.alphas.reshape(len(trace.words), 16), cross[: len(trace.words)].numpy(), atol=1e-5)
+def check_against_generate(captioner, image, beams: int, where: str):
+    """Our caption of ``image`` against generate()'s: every beam's tokens and score, the best one's maps."""
+    trace = captioner.caption(image, beam_size=beams)
+    captions, scores, cross = generate_reference(captioner, image, beams)
+    ours = [(alt.tokens, alt.ended) for alt in trace.alternatives]
+    assert ours == captions, f"{where}: ours {ours}, generate() {captions}"
+    assert (trace.tokens, trace.ended) == captions[0], where
+    if beams == 1:
+        assert trace.total == pytest.approx(scores[0], abs=1e-4), where
+    else:
+        assert [a.score for a in trace.alternatives] == pytest.approx(scores, abs=1e-4), where
+    n, cells = len(trace.words), captioner.grid[0] * captioner.grid[1]
+    assert trace.alphas.shape == (n, *captioner.grid), where
+    assert np.allclose(trace.alphas.reshape(n, cells), expected_map(cross, captioner.grid)[:n], atol=1e-5), where
+    return trace
 
 
-def test_one_layer_and_head_and_beam_search(tiny_folder):
-    captioner = load(tiny_folder)
+@pytest.mark.parametrize("beams", [1, 3, 4])
+def test_words_scores_and_cross_attention_match_generate(hf_folder, beams):
+    captioner = load(hf_folder)
+    traces = [check_against_generate(captioner, image, beams, f"{captioner.family}, beam {beams}, image {i}")
+              for i, image in enumerate(images())]
+    ended = sum(t.ended for t in traces)
+    assert 0 < ended < len(traces), f"{captioner.family}, beam {beams}: {ended} of {len(traces)} captions ended"
+    assert len({tuple(t.tokens) for t in traces}) >= 3  # the captions depend on the image
+    assert max(float(t.alphas.max()) for t in traces if t.words) > 0.15  # maps far from uniform (1/16)
+
+
+def test_beam_and_greedy_disagree_on_these_images(hf_folder):
+    """So the beam comparisons above compare a search, not greedy decoding twice."""
+    captioner = load(hf_folder)
+    differ = sum(captioner.caption(im, beam_size=1).tokens != captioner.caption(im, beam_size=3).tokens for im in images())
+    assert differ >= 3, differ
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_changed_generation_configs_are_followed_like_generate(hf_folder, variant):
+    captioner = load(hf_folder)
+    captioner.model.generation_config.update(**VARIANTS[variant])
+    captioner.follow_generation_config()
+    for i, image in enumerate(images()[:4]):
+        check_against_generate(captioner, image, 3, f"{captioner.family}, {variant}, image {i}")
+
+
+def test_the_saved_generation_config_is_followed(hf_folder):
+    captioner = load(hf_folder)
+    assert captioner.default_beam == 3 and captioner.max_words == 9  # max_length 10 counts the start token
+    assert captioner.rule.length_penalty == 0.6 and captioner.rule.no_repeat_ngram_size == 2
+    assert captioner.rule.early_stopping is False and captioner.search_notes == ()
     image = images()[0]
-    greedy = captioner.caption(image, beam_size=1, max_words=6)
-    assert captioner.caption(image, beam_size=1, max_words=6).tokens == greedy.tokens
-    beams = captioner.caption(image, beam_size=4, max_words=6)
-    assert len(beams.alternatives) >= 1
-    assert beams.score >= greedy.score - 1e-5 or not greedy.ended
-    captioner.set_attention(1, 0)
-    one = captioner.caption(image, beam_size=1, max_words=6)
-    assert one.tokens == greedy.tokens and np.allclose(one.alphas.sum(axis=(1, 2)), 1.0, atol=1e-5)
-    with pytest.raises(ValueError):
+    assert captioner.caption(image, beam_size=None).beam_size == 3  # the model's own beam
+    trace = captioner.caption(image, beam_size=3)
+    assert "length^0.6" in trace.rule and "no repeated 2-grams" in trace.rule
+    for alt in trace.alternatives:  # the score is the length-penalised total
+        assert alt.score == pytest.approx(alt.total / (len(alt.tokens) + alt.ended) ** 0.6)
+
+
+def test_one_layer_and_head_match_generate(hf_folder):
+    captioner = load(hf_folder)
+    for layer, head in [(0, 1), (1, 0), (1, None)]:
+        captioner.set_attention(layer, head)
+        for image in images()[:3]:
+            trace = captioner.caption(image, beam_size=3)
+            _captions, _scores, cross = generate_reference(captioner, image, 3)
+            n = len(trace.words)
+            expected = expected_map(cross, captioner.grid, layer, head)[:n]
+            assert np.allclose(trace.alphas.reshape(n, captioner.grid[0] * captioner.grid[1]), expected, atol=1e-5), (layer, head)
+            assert np.allclose(trace.alphas.sum(axis=(1, 2)), 1.0, atol=1e-5)
+    with pytest.raises(ValueError, match="layer must be from 0 to 1"):
         captioner.set_attention(5, 0)
+    with pytest.raises(ValueError, match="head must be from 0 to 1"):
+        captioner.set_attention(0, 2)
+
+
+def test_settings_the_app_does_not_apply_are_named(ved_folder):
+    captioner = load(ved_folder)
+    captioner.model.generation_config.update(repetition_penalty=1.3, num_beams=16)
+    captioner.follow_generation_config()
+    notes = " ".join(captioner.search_notes)
+    assert "repetition_penalty = 1.3" in notes and "at most 10" in notes and captioner.default_beam == 10
+    assert captioner.caption(images()[0], beam_size=2).notes == list(captioner.search_notes)
 
 
 def test_folders_that_are_not_captioners_are_named(tmp_path):
     with pytest.raises(CaptionModelError, match="no config.json"):
         load(tmp_path)
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert"}))
-    with pytest.raises(CaptionModelError, match="not a VisionEncoderDecoder"):
+    with pytest.raises(CaptionModelError, match="'bert' model, not a captioner"):
+        load(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "blip", "architectures": ["BlipForQuestionAnswering"]}))
+    with pytest.raises(CaptionModelError, match="not the captioning one"):
         load(tmp_path)
     (tmp_path / "config.json").write_text("{broken")
-    with pytest.raises(CaptionModelError, match="JSON"):
+    with pytest.raises(CaptionModelError, match="not readable JSON"):
+        load(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "blip"}))  # no weights beside it
+    with pytest.raises(CaptionModelError, match="could not load"):
         load(tmp_path)

@@ -110,3 +110,10 @@ def test_weights_under_any_name_are_read_by_their_contents(tmp_path):
     save_file({"w": torch.ones(3)}, str(tmp_path / "b.data"))
     assert torch.equal(load_state_dict(tmp_path / "a.weights")["w"], torch.ones(3))
     assert torch.equal(load_state_dict(tmp_path / "b.data")["w"], torch.ones(3))
+
+
+def test_random_bytes_named_pt_are_not_called_pickled_objects(tmp_path):
+    path = tmp_path / "model.pt"
+    path.write_bytes(bytes(range(1, 250)))
+    with pytest.raises(CheckpointError, match="model.pt: not a PyTorch weight file \\(its contents are not a format"):
+        load_state_dict(path)

@@ -7,6 +7,12 @@ multi-head attention). A preset bar on top; the cheatsheet's worked example
 is the first state a user sees. Exports: the weights and scores as CSV, the
 view as PNG.
 
+A model panel (ViT, Video) hands over one of its heads as a
+:class:`~explorer.engine.attention.heads.RealHead` (``AppContext.offer("attention", head)``
+→ :meth:`AttentionPanel.receive`): the Q·K·V tab then holds that head's real Q, K, V,
+says which model, input, layer and head it is, restores them on **Reset to model**,
+and offers **Back to …** the same layer, head and query.
+
 What is shown, and every rule about it, is in :class:`AttentionState`
 (``state.py``, no Qt); this module and the tab views build widgets, forward
 the user's actions to the state and redraw on its events. The preset, the
@@ -19,9 +25,21 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from PyQt6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
+from explorer.engine.attention.heads import RealHead
 from explorer.engine.attention.presets import PRESETS
+from explorer.engine.vit.heads import ViTInput
+from explorer.engine.vit.loading import DEFAULT_BUNDLED
 from explorer.ui.context import AppContext
 from explorer.ui.errors import show_error
 from explorer.ui.panels.attention.from_input import FromInputView
@@ -46,8 +64,8 @@ class AttentionPanel(Panel):
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Preset"))
         self.preset_combo = QComboBox()
-        for item in PRESETS:
-            self.preset_combo.addItem(item.name)
+        for item in PRESETS:  # shown with Unicode subscripts (a combo box shows plain text); the data is the name
+            self.preset_combo.addItem(item.name.replace("d_k", "dₖ"), item.name)
         self.preset_combo.setToolTip("Starting points; the first is the cheatsheet's worked example")
         bar.addWidget(self.preset_combo)
         self.preset_note = QLabel("")
@@ -74,8 +92,10 @@ class AttentionPanel(Panel):
         layout.addWidget(self.tabs, 1)
         self._pages = dict(zip(TABS, (self.qkv, self.why_page, self.input_page)))
 
-        self.preset_combo.currentTextChanged.connect(self.load_preset)
-        self.qkv.reset_button.clicked.connect(lambda: self.load_preset(self.state.qkv.preset))
+        self.preset_combo.currentIndexChanged.connect(lambda index: self.load_preset(self.preset_combo.itemData(index)))
+        self.qkv.reset_button.clicked.connect(self.reset)
+        self.qkv.model_reset_button.clicked.connect(self.reset)
+        self.qkv.back_button.clicked.connect(self.go_back)
         self.csv_button.clicked.connect(self._ask_csv)
         self.png_button.clicked.connect(self._ask_png)
         self.tabs.currentChanged.connect(self._on_tab)
@@ -99,6 +119,7 @@ class AttentionPanel(Panel):
         if self._from_input is None:
             self._from_input = FromInputView(self.state.from_input)
             self._from_input.send_button.clicked.connect(self.state.send_head_to_qkv)
+            self._from_input.run_vit_button.clicked.connect(self.run_vit)
             self.input_page.layout().addWidget(self._from_input)
             self._from_input.show()
         return self._from_input
@@ -109,10 +130,50 @@ class AttentionPanel(Panel):
         self.state.load_preset(name)
         self.qkv.update_notes()
 
+    def reset(self) -> None:
+        """Reset: the model's own values for a real head, else the preset again."""
+        self.state.qkv.reset()
+        self.qkv.update_notes()
+
+    # -- a real model's head ---------------------------------------------------------------------
+    def receive(self, payload: object) -> None:
+        """Show a model's head (a :class:`RealHead`) in the Q·K·V tab."""
+        if not isinstance(payload, RealHead):
+            super().receive(payload)
+            return
+        self.state.open_real(payload)
+        if isinstance(payload.source, ViTInput):  # From input can read this ViT's layers on the same image
+            self.state.from_input.set_vit(payload.source)
+        self.qkv.update_notes()
+
+    def run_vit(self) -> object:
+        """Trace the current image with the ViT From input reads (the bundled one if none yet), in a worker."""
+        current = self.context.image
+        if current is None:
+            show_error("From input", ValueError("there is no image yet: open one (File › Open) first"))
+            return
+        source = self.state.from_input.vit
+        return self.state.from_input.run_vit(source.model if source is not None else DEFAULT_BUNDLED,
+                                             current.image, current.name)
+
+    def on_image_changed(self, current) -> None:
+        """A new image: a ViT From input reads from runs on it again (a toy's numbers stay)."""
+        if self.state.from_input.vit is not None:
+            self.state.from_input.run_vit(self.state.from_input.vit.model, current.image, current.name, show=False)
+
+    def go_back(self) -> None:
+        """Hand the head's panel its layer and head again, with the query selected here now."""
+        head = self.state.qkv.real
+        if head is None or head.back is None:
+            return
+        back = head.back
+        selection = {**back.selection, "token": self.state.qkv.selected_query}
+        self.context.offer(back.panel, type(back)(back.panel, selection, back.label))
+
     def _show_preset(self, name: str) -> None:
-        if self.preset_combo.currentText() != name:
+        if self.preset_combo.currentData() != name:
             self.preset_combo.blockSignals(True)
-            self.preset_combo.setCurrentText(name)
+            self.preset_combo.setCurrentIndex(max(self.preset_combo.findData(name), 0))
             self.preset_combo.blockSignals(False)
 
     def _on_tab(self, index: int) -> None:
@@ -141,10 +202,12 @@ class AttentionPanel(Panel):
             with path.open("w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle)
                 writer.writerow(["query", "key", "score", "scaled", "logit", "weight", "allowed"])
+                keys = [view.name("k", j) for j in range(n_k)]  # a real head's tokens by name: k[CLS], k(3, 5)
                 for i in range(n_q):
+                    query = view.name("q", i)
                     for j in range(n_k):
                         writer.writerow([
-                            f"q{i + 1}", f"k{j + 1}", repr(float(view.scores[i, j])), repr(float(view.scaled[i, j])),
+                            query, keys[j], repr(float(view.scores[i, j])), repr(float(view.scaled[i, j])),
                             repr(float(view.logits[i, j])), repr(float(view.weights[i, j])), int(view.allowed[i, j]),
                         ])
         except OSError as exc:

@@ -1,37 +1,42 @@
 """The Q·K·V tab: edit Q, K, V (and a mask) and watch every step of attention respond.
 
-Editors on the left; on the right the weights map (largest), the scores and
-scaled scores, the output, a bar chart of the selected query's weights, the
-formula with that query's numbers and a note per step. The numbers and the
-rules live in :class:`~explorer.ui.panels.attention.state.QKVState`: this view
-forwards each edit to it and redraws in place when its ``view`` (the new
-trace) arrives; hovering a weight lights up its query row, key column and the
-value row it scales.
+Editors on the left (:mod:`.qkv_inputs`); on the right the weights map (largest), the
+scores and scaled scores, the output, the selected query's weights as bars (and, for
+a real model's head, as a map over the image or the clip), the formula with that
+query's numbers and a note per step. The numbers and the rules live in
+:class:`~explorer.ui.panels.attention.qkv_state.QKVState`: this view forwards each
+edit to it and redraws what the new ``view`` says changed — a few rows or columns
+of a 1,370-token head, not all of it. Hovering a weight lights up its query row, key
+column and the value row it scales; clicking a cell selects that query and key.
 """
 
 from __future__ import annotations
 
 from functools import partial
 
+import numpy as np
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import (
-    QCheckBox,
-    QDoubleSpinBox,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QSpinBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 from superqt.utils import qdebounced
 
-from explorer.ui.panels.attention.qkv_state import MAX_TEMPERATURE, MIN_TEMPERATURE, SIZE_NAMES, QKVState
-from explorer.ui.panels.attention.text import explain_cell, formula_html, notes_html
+from explorer.ui.panels.attention.image_map import TokenImageMap
+from explorer.ui.panels.attention.notation import rich
+from explorer.ui.panels.attention.qkv_inputs import QKVInputs
+from explorer.ui.panels.attention.qkv_state import SIZE_NAMES, QKVState
+from explorer.ui.panels.attention.text import (
+    explain_cell,
+    formula_html,
+    notes_html,
+    num,
+)
 from explorer.ui.panels.attention.views import (
-    SizeSpin,
     TextView,
     WeightBars,
     follow,
@@ -41,7 +46,6 @@ from explorer.ui.panels.attention.views import (
     show_matrix,
 )
 from explorer.ui.widgets.heatmap import Heatmap
-from explorer.ui.widgets.matrix_editor import MatrixEditor
 
 NOTES_DELAY_MS = 120
 
@@ -52,111 +56,108 @@ class QKVView(QWidget):
     def __init__(self, state: QKVState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
-        self._labels: dict[str, list[str]] = {}
-        self._mask_key: tuple | None = None
+        self._labels: dict[tuple, list[str]] = {}
+        self._mask_shown: tuple | None = None
+        self._picture_of: object = None
         # Side notes are prose: rewriting them on every scrub step would be unreadable
         # and costs a text layout; they follow NOTES_DELAY_MS after the last change.
         self._notes_later = qdebounced(self.update_notes, timeout=NOTES_DELAY_MS, parent=self)
 
-        splitter = QSplitter(Qt.Orientation.Horizontal)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(splitter)
-        splitter.addWidget(self._build_inputs())
+        layout.addWidget(self._build_banner())
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        layout.addWidget(splitter, 1)
+        self.inputs = QKVInputs(state.seed)
+        for name in ("size_spins", "random_button", "seed_spin", "zeros_button", "identity_button", "reset_button",
+                     "scale_check", "temperature_spin", "size_note", "q_editor", "k_editor", "v_editor", "editors",
+                     "mask_check", "causal_button", "allow_all_button", "mask_map"):
+            setattr(self, name, getattr(self.inputs, name))
+        splitter.addWidget(self.inputs)
         splitter.addWidget(self._build_views())
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([370, 800])
+        self._connect_inputs()
         self._bind()
 
     # -- construction ------------------------------------------------------------------------
-    def _build_inputs(self) -> QWidget:
+    def _build_banner(self) -> QWidget:
+        """Which model, input, layer and head a real head is; shown only for one."""
+        self.banner = QWidget()
+        row = QHBoxLayout(self.banner)
+        row.setContentsMargins(4, 2, 4, 2)
+        self.banner_label = QLabel("")
+        self.banner_label.setProperty("role", "note")
+        self.banner_label.setWordWrap(True)
+        self.model_reset_button = QPushButton("Reset to model")
+        self.model_reset_button.setToolTip("Back to the model's own Q, K and V (the selected query stays)")
+        self.back_button = QPushButton("Back")
+        self.back_button.setToolTip("Show this layer, head and query in the panel the head came from")
+        row.addWidget(self.banner_label, 1)
+        row.addWidget(self.model_reset_button)
+        row.addWidget(self.back_button)
+        self.banner.hide()
+        return self.banner
+
+    def _build_views(self) -> QWidget:
         box = QWidget()
         layout = QVBoxLayout(box)
-        layout.setContentsMargins(0, 0, 4, 0)
+        layout.setContentsMargins(4, 0, 0, 0)
         layout.setSpacing(4)
+        maps = QSplitter(Qt.Orientation.Horizontal)
+        small = QSplitter(Qt.Orientation.Vertical)
+        self.scores_map = Heatmap("① Scores Q·Kᵀ", kind="diverging", fmt="{:.3f}")
+        self.scaled_map = Heatmap(rich("② Scaled ÷√d_k"), kind="diverging", fmt="{:.3f}")
+        small.addWidget(self.scores_map)
+        small.addWidget(self.scaled_map)
+        self.weights_map = Heatmap("③ Weights softmax(…) — rows sum to 1", kind="sequential", fmt="{:.3f}", colorbar=True)
+        self.output_map = Heatmap("④ Output = weights·V", kind="diverging", fmt="{:.3f}")
+        maps.addWidget(small)
+        maps.addWidget(self.weights_map)
+        maps.addWidget(self.output_map)
+        maps.setStretchFactor(0, 2)
+        maps.setStretchFactor(1, 4)
+        maps.setStretchFactor(2, 2)
+        maps.setSizes([220, 400, 210])
 
-        sizes = QGridLayout()
-        sizes.setHorizontalSpacing(4)
-        self.size_spins: dict[str, SizeSpin] = {}
-        for index, name in enumerate(SIZE_NAMES):
-            spin = SizeSpin(name)
-            spin.valueChanged.connect(lambda value, n=name: self.state.set_size(n, value))
-            label = QLabel(name.replace("_", "<sub>") + "</sub>")
-            sizes.addWidget(label, 0, 2 * index)
-            sizes.addWidget(spin, 0, 2 * index + 1)
-            self.size_spins[name] = spin
-        layout.addLayout(sizes)
+        self.lower = lower = QSplitter(Qt.Orientation.Horizontal)
+        self.image_map = TokenImageMap()
+        self.image_map.hide()
+        lower.addWidget(self.image_map)
+        self.bars = WeightBars()
+        lower.addWidget(self.bars)
+        # Text views, not labels in scroll areas: a new text re-lays out only the document,
+        # not the panel (a word-wrapped QLabel cost ~10 ms of layout per edit).
+        self.formula = TextView()
+        lower.addWidget(self.formula)
+        lower.setSizes([220, 220, 600])
+        lower.setStretchFactor(2, 1)
+        self.notes = TextView(note=True)
 
-        buttons = QHBoxLayout()
-        buttons.setSpacing(4)
-        self.random_button = QPushButton("Random")
-        self.random_button.setToolTip("Fill Q, K, V with N(0, 1) numbers from the seed (then the seed moves on)")
-        self.seed_spin = QSpinBox()
-        self.seed_spin.setRange(0, 99_999)
-        self.seed_spin.setValue(self.state.seed)
-        self.seed_spin.setPrefix("seed ")
-        self.zeros_button = QPushButton("Zeros")
-        self.identity_button = QPushButton("Identity")
-        self.reset_button = QPushButton("Reset")
-        self.reset_button.setToolTip("Back to the preset")
-        for widget in (self.random_button, self.seed_spin, self.zeros_button, self.identity_button, self.reset_button):
-            buttons.addWidget(widget)
-        layout.addLayout(buttons)
+        self.vertical = vertical = QSplitter(Qt.Orientation.Vertical)
+        vertical.addWidget(maps)
+        vertical.addWidget(lower)
+        vertical.addWidget(self.notes)
+        vertical.setStretchFactor(0, 5)
+        vertical.setStretchFactor(1, 2)
+        vertical.setStretchFactor(2, 2)
+        vertical.setSizes([340, 135, 150])
+        layout.addWidget(vertical, 1)
 
-        options = QHBoxLayout()
-        self.scale_check = QCheckBox("÷√d_k")
-        self.scale_check.setChecked(True)
-        self.scale_check.setToolTip("Scale the scores by 1/√d_k before the softmax")
-        self.temperature_spin = QDoubleSpinBox()
-        self.temperature_spin.setRange(MIN_TEMPERATURE, MAX_TEMPERATURE)
-        self.temperature_spin.setSingleStep(0.1)
-        self.temperature_spin.setDecimals(2)
-        self.temperature_spin.setValue(1.0)
-        self.temperature_spin.setPrefix("temperature ")
-        self.temperature_spin.setToolTip("The scaled scores are divided by the temperature: >1 flattens, <1 sharpens")
-        options.addWidget(self.scale_check)
-        options.addWidget(self.temperature_spin)
-        options.addStretch(1)
-        layout.addLayout(options)
+        for heatmap in (self.scores_map, self.scaled_map, self.weights_map):
+            heatmap.hovered.connect(self._on_hover)
+            heatmap.clicked.connect(self._on_click)
+        self.output_map.clicked.connect(lambda row, _col: self._on_click(row, -1))
+        self.image_map.tokenClicked.connect(self._on_token_clicked)
+        return box
 
-        self.size_note = QLabel("")
-        self.size_note.setWordWrap(True)
-        self.size_note.setStyleSheet("color: #c62828;")
-        self.size_note.hide()
-        layout.addWidget(self.size_note)
-
-        editors = QSplitter(Qt.Orientation.Vertical)
-        self.q_editor = MatrixEditor(1, 2, row_prefix="q", col_prefix="", title="Q — queries (n_q × d_k)")
-        self.k_editor = MatrixEditor(3, 2, row_prefix="k", col_prefix="", title="K — keys (n_k × d_k)")
-        self.v_editor = MatrixEditor(3, 2, row_prefix="v", col_prefix="", title="V — values (n_k × d_v)")
-        self.editors = {"q": self.q_editor, "k": self.k_editor, "v": self.v_editor}
-        for name, editor in self.editors.items():
-            editor.setMinimumHeight(70)
-            editor.edited.connect(lambda matrix, n=name: self.state.edit(n, matrix))
-            editors.addWidget(editor)
-
-        mask_box = QWidget()
-        mask_layout = QVBoxLayout(mask_box)
-        mask_layout.setContentsMargins(0, 0, 0, 0)
-        mask_row = QHBoxLayout()
-        self.mask_check = QCheckBox("Mask")
-        self.mask_check.setToolTip("Click a cell of the mask to block or allow that key for that query")
-        self.causal_button = QPushButton("Causal")
-        self.allow_all_button = QPushButton("Allow all")
-        mask_row.addWidget(self.mask_check)
-        mask_row.addStretch(1)
-        mask_row.addWidget(self.causal_button)
-        mask_row.addWidget(self.allow_all_button)
-        mask_layout.addLayout(mask_row)
-        self.mask_map = Heatmap("", kind="sequential", annotate=False)
-        self.mask_map.setToolTip("bright = may attend, dark = blocked; click a cell to toggle it")
-        mask_layout.addWidget(self.mask_map, 1)
-        editors.addWidget(mask_box)
-        editors.setSizes([110, 150, 150, 110])
-        layout.addWidget(editors, 1)
-
+    def _connect_inputs(self) -> None:
         state = self.state
+        for name, spin in self.size_spins.items():
+            spin.valueChanged.connect(lambda value, n=name: state.set_size(n, value))
+        for name, editor in self.editors.items():
+            editor.edited.connect(lambda matrix, n=name: self._edit(n, matrix))
         self.random_button.clicked.connect(state.randomise)
         self.seed_spin.valueChanged.connect(lambda seed: setattr(state, "seed", seed))
         self.zeros_button.clicked.connect(state.fill_zeros)
@@ -167,64 +168,13 @@ class QKVView(QWidget):
         self.causal_button.clicked.connect(state.set_causal)
         self.allow_all_button.clicked.connect(state.allow_all)
         self.mask_map.clicked.connect(state.toggle_mask_cell)
-        box.setMinimumWidth(300)
-        return box
-
-    def _build_views(self) -> QWidget:
-        box = QWidget()
-        layout = QVBoxLayout(box)
-        layout.setContentsMargins(4, 0, 0, 0)
-        layout.setSpacing(4)
-        maps = QSplitter(Qt.Orientation.Horizontal)
-        small = QSplitter(Qt.Orientation.Vertical)
-        self.scores_map = Heatmap("① Scores Q·Kᵀ", kind="diverging", fmt="{:.3f}")
-        self.scaled_map = Heatmap("② Scaled ÷√d_k", kind="diverging", fmt="{:.3f}")
-        small.addWidget(self.scores_map)
-        small.addWidget(self.scaled_map)
-        self.weights_map = Heatmap("③ Weights softmax(…) — rows sum to 1", kind="sequential", fmt="{:.3f}", colorbar=True)
-        self.output_map = Heatmap("④ Output = weights · V", kind="diverging", fmt="{:.3f}")
-        maps.addWidget(small)
-        maps.addWidget(self.weights_map)
-        maps.addWidget(self.output_map)
-        maps.setStretchFactor(0, 2)
-        maps.setStretchFactor(1, 4)
-        maps.setStretchFactor(2, 2)
-        maps.setSizes([230, 420, 180])
-
-        lower = QSplitter(Qt.Orientation.Horizontal)
-        self.bars = WeightBars()
-        lower.addWidget(self.bars)
-        # Text views, not labels in scroll areas: a new text re-lays out only the document,
-        # not the panel (a word-wrapped QLabel cost ~10 ms of layout per edit).
-        self.formula = TextView()
-        lower.addWidget(self.formula)
-        lower.setSizes([220, 600])
-        lower.setStretchFactor(1, 1)
-        self.notes = TextView(note=True)
-        notes_scroll = self.notes
-
-        vertical = QSplitter(Qt.Orientation.Vertical)
-        vertical.addWidget(maps)
-        vertical.addWidget(lower)
-        vertical.addWidget(notes_scroll)
-        vertical.setStretchFactor(0, 5)
-        vertical.setStretchFactor(1, 2)
-        vertical.setStretchFactor(2, 2)
-        vertical.setSizes([340, 135, 150])
-        layout.addWidget(vertical, 1)
-
-        for heatmap in (self.scores_map, self.scaled_map, self.weights_map):
-            heatmap.hovered.connect(self._on_hover)
-            heatmap.clicked.connect(self._on_click)
-        self.output_map.clicked.connect(self._on_click)
-        return box
 
     # -- the state drives the widgets ---------------------------------------------------------
     def _bind(self) -> None:
         """Show the state now and follow its changes."""
         events = self.state.events
         for name, editor in self.editors.items():
-            follow(self, getattr(events, name), partial(show_matrix, editor))
+            follow(self, getattr(events, name), partial(self._show_matrix, editor))
         for name in SIZE_NAMES:
             follow(self, getattr(events, name), self._sync_size_spins)
         follow(self, events.seed, lambda seed: set_quietly(self.seed_spin, seed))
@@ -232,8 +182,11 @@ class QKVView(QWidget):
         follow(self, events.temperature, lambda t: set_quietly(self.temperature_spin, t))
         follow(self, events.mask_on, lambda on: set_quietly(self.mask_check, on))
         follow(self, events.size_note, self._show_size_note)
+        follow(self, events.real, self._show_real)
+        follow(self, events.note, self._show_banner)
         follow(self, events.view, self.redraw)
         follow(self, events.selected_query, self._on_selected)
+        follow(self, events.selected_key, self._on_selected)
         follow(self, events.hover, self._on_hover_changed)
         state = self.state
         for name, editor in self.editors.items():
@@ -243,9 +196,22 @@ class QKVView(QWidget):
                               (self.temperature_spin, state.temperature), (self.mask_check, state.mask_on)):
             set_quietly(widget, value)
         self._show_size_note(state.size_note)
+        self._show_real(state.real)
         self.redraw()
         self.update_notes()
         self._apply_highlight()
+
+    def _show_matrix(self, editor, values: np.ndarray) -> None:
+        """New numbers in an editor; a reset of its rows scrolls it to the top, so the selection is brought back."""
+        shape = editor.shape()
+        show_matrix(editor, values)
+        if editor.shape() != shape or shape != values.shape:
+            self._scroll_to_selection()
+
+    def _edit(self, name: str, matrix: np.ndarray) -> None:
+        refusal = self.state.edit(name, matrix)
+        if refusal:  # the products overflow: the editor shows the numbers still in force, and why
+            self.editors[name].refuse(refusal, getattr(self.state, name))
 
     def _sync_size_spins(self) -> None:
         for name, value in self.state.sizes().items():
@@ -255,44 +221,103 @@ class QKVView(QWidget):
         self.size_note.setText(text)
         self.size_note.setVisible(bool(text))
 
+    def _show_real(self, head) -> None:
+        """A real head came (or went): its token names on the editors, its picture, the banner."""
+        state = self.state
+        real = head is not None
+        self.inputs.set_real(real, state.n_q, state.d_k, state.d_v)
+        names = list(head.token_labels) if real else []
+        for editor in self.editors.values():
+            editor.set_row_labels(names)
+        has_picture = real and head.image is not None and head.grid is not None
+        if has_picture and head is not self._picture_of:
+            self.image_map.set_picture(np.asarray(head.image), head.grid, head.first_patch, head.token_labels)
+        self._picture_of = head if has_picture else None
+        self.image_map.setVisible(has_picture)
+        self.bars.set_names(names or None)
+        if has_picture and state.view is not None and state.selected_query < state.view.weights.shape[0]:
+            self._draw_selected()  # the view may have been drawn first, while the map was hidden
+        self.banner.setVisible(real)
+        # a real head: the lower row (map over the picture, bars, formula) gets the room it needs
+        self.vertical.setSizes([270, 215, 95] if has_picture else [340, 135, 150])
+        self.back_button.setVisible(real and head.back is not None)
+        if real and head.back is not None:
+            self.back_button.setText(getattr(head.back, "label", "") or "Back")
+        self._show_banner()
+
+    def _show_banner(self, *_args) -> None:
+        head, state = self.state.real, self.state
+        if head is None:
+            return
+        parity = "" if state.model_error is None else (
+            f" Recomputed weights equal the model's own to {num(state.model_error, 2)} (max |Δ|).")
+        status = " <b>Edited</b>: Reset to model restores its values." if state.edited else ""
+        self.banner_label.setText(f"<b>{head.title}</b> — {state.n_q} tokens × d_head {state.d_k}.{parity}{status}")
+
     def _labels_for(self, prefix: str, n: int) -> list[str]:
-        key = f"{prefix}{n}"
+        names = self.state.labels
+        key = (prefix, n, names)
         if key not in self._labels:
-            self._labels[key] = labels(prefix, n)
+            self._labels = {k: v for k, v in self._labels.items() if k[2] is None}  # keep one real head's names
+            self._labels[key] = list(names) if names is not None and len(names) == n else labels(prefix, n)
         return self._labels[key]
 
     def redraw(self) -> None:
-        """Every map from the state's view; the notes follow once the numbers settle."""
+        """Every map from the state's view — only the rows and columns it says changed; the notes follow later."""
         view = self.state.view
         if view is None:
             return
+        change = view.change
         n_q, n_k = view.scores.shape
-        d_v = view.v.shape[1]
-        ql, kl = self._labels_for("q", n_q), self._labels_for("k", n_k)
-        shapes_before = self.weights_map.values.shape
-        self.scores_map.set_data(view.scores, row_labels=ql, col_labels=kl)
-        self.scaled_map.set_data(view.scaled, row_labels=ql, col_labels=kl)
-        self.weights_map.set_data(view.weights, row_labels=ql, col_labels=kl, levels=(0.0, nice_ceiling(float(view.weights.max()))))
-        self.output_map.set_data(view.output, row_labels=self._labels_for("o", n_q), col_labels=self._labels_for("", d_v))
-        mask, mask_on = self.state.mask, self.state.mask_on
-        mask_key = (mask.tobytes(), mask.shape, mask_on)
-        if mask_key != self._mask_key:  # the mask rarely changes while Q, K, V are scrubbed
-            self._mask_key = mask_key
-            self.mask_map.set_data(mask.astype(float), row_labels=ql, col_labels=kl, levels=(0.0, 1.0))
-            self.mask_map.setEnabled(mask_on)
-        self.scaled_map.set_title(
-            "② Scaled: scaling off (= scores)" if view.scale == 1.0 else f"② Scaled ÷√{view.q.shape[1]}"
-            + (f", ÷T={view.temperature:g} before softmax" if view.temperature != 1.0 else "")
-        )
-        self._draw_selected()
+        same_shape = self.weights_map.values.shape == (n_q, n_k) and self.output_map.values.shape == view.output.shape
+        top = (0.0, nice_ceiling(float(view.weights.max())))
+        if change.full or not same_shape:
+            self._redraw_all(view, top)
+        else:
+            rows, cols = list(change.rows), list(change.key_cols)
+            for heatmap, values in ((self.scores_map, view.scores), (self.scaled_map, view.scaled)):
+                heatmap.update_values(values, rows=rows, cols=cols)
+            self.weights_map.update_values(view.weights, rows=None if change.weights_all else rows, levels=top)
+            self.output_map.update_values(view.output, rows=None if change.output_all else rows)
+        if self._touches_selected(change):
+            self._draw_selected()
         self._notes_later()
-        if shapes_before != view.weights.shape:
+        if not same_shape:
             self._apply_highlight()
 
+    def _touches_selected(self, change) -> bool:
+        """Whether the selected query's bars, map over the picture or formula can differ after ``change``."""
+        return (change.full or change.weights_all or change.output_all
+                or self.state.selected_query in change.rows)
+
+    def _redraw_all(self, view, top: tuple[float, float]) -> None:
+        n_q, n_k = view.scores.shape
+        ql, kl = self._labels_for("q", n_q), self._labels_for("k", n_k)
+        state = self.state
+        blocked = ~view.allowed if state.mask_on else None
+        self.scores_map.set_data(view.scores, row_labels=ql, col_labels=kl, masked=blocked)
+        self.scaled_map.set_data(view.scaled, row_labels=ql, col_labels=kl, masked=blocked)
+        self.weights_map.set_data(view.weights, row_labels=ql, col_labels=kl, levels=top, masked=blocked)
+        self.output_map.set_data(view.output, row_labels=self._labels_for("o", n_q),
+                                 col_labels=labels("", view.v.shape[1]))
+        shown = (state.mask, state.mask_on)
+        if self._mask_shown is None or shown[0] is not self._mask_shown[0] or shown[1] != self._mask_shown[1]:
+            self._mask_shown = shown  # the mask rarely changes while Q, K, V are scrubbed
+            self.mask_map.set_data(state.mask.astype(float), row_labels=ql, col_labels=kl, levels=(0.0, 1.0))
+            self.mask_map.setEnabled(state.mask_on)
+        d_k = view.q.shape[1]
+        self.scaled_map.set_title(
+            "② Scaled: scaling off (= scores)" if view.scale == 1.0 else rich(f"② Scaled ÷√d_k = ÷√{d_k}")
+            + (f", ÷T={view.temperature:g} before softmax" if view.temperature != 1.0 else "")
+        )
+
     def _draw_selected(self) -> None:
-        """The selected query's bars and formula."""
-        view, row = self.state.view, self.state.selected_query
-        self.bars.set_weights(view.weights[row], f"weights of q{row + 1}")
+        """The selected query's bars, map over the picture and formula."""
+        view, row, key = self.state.view, self.state.selected_query, self.state.selected_key
+        title = f"weights of {view.name('q', row)}"
+        self.bars.set_weights(view.weights[row], title)
+        if self.image_map.isVisibleTo(self):
+            self.image_map.set_weights(view.weights[row], row, key, f"{view.name('q', row)} over the input")
         self.formula.set_html(formula_html(view, row))
 
     def update_notes(self) -> None:
@@ -302,16 +327,28 @@ class QKVView(QWidget):
             self.notes.set_html(notes_html(self.state.view, self.state.selected_query))
 
     # -- selection and hover ------------------------------------------------------------------
-    def _on_selected(self, row: int) -> None:
+    def _on_selected(self, *_args) -> None:
         view = self.state.view
-        if view is not None and row < view.scores.shape[0]:  # else the new view follows and draws it
+        if view is not None and self.state.selected_query < view.scores.shape[0]:  # else the new view draws it
             self._draw_selected()
             self.update_notes()
             self._apply_highlight()
+            self._scroll_to_selection()
 
-    def _on_click(self, row: int, _col: int) -> None:
+    def _scroll_to_selection(self) -> None:
+        """The selected query's row (and the selected key's) in view in the editors of a long head."""
+        self.q_editor.scroll_to(self.state.selected_query)
+        if self.state.selected_key >= 0:
+            self.k_editor.scroll_to(self.state.selected_key)
+            self.v_editor.scroll_to(self.state.selected_key)
+
+    def _on_click(self, row: int, col: int) -> None:
         self.state.select_query(row)
+        self.state.select_key(col)
         self.update_notes()
+
+    def _on_token_clicked(self, token: int) -> None:
+        self.state.select_query(token)
 
     def _on_hover(self, row: int, col: int) -> None:
         self.state.set_hover(row, col)
@@ -328,7 +365,7 @@ class QKVView(QWidget):
     def _apply_highlight(self) -> None:
         row, col = self.state.hover
         if row < 0:
-            row, col = self.state.selected_query, -1
+            row, col = self.state.selected_query, self.state.selected_key
         keys = [col] if col >= 0 else []
         self.q_editor.set_highlight(rows=[row])
         self.k_editor.set_highlight(rows=keys)
@@ -346,7 +383,7 @@ class QKVView(QWidget):
         for editor in self.editors.values():
             editor.apply_theme()
         self.bars.apply_theme()
+        self.image_map.apply_theme()
         self.formula.apply_theme()
         self.notes.apply_theme()
         self._apply_highlight()
-

@@ -8,10 +8,12 @@ terms are written out, the largest weights first, and the rest counted.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape
 
 import numpy as np
+
+from explorer.engine.attention.live import Change, LiveAttention
 
 MAX_TERMS = 6
 MAX_DOT_TERMS = 4
@@ -19,7 +21,13 @@ MAX_DOT_TERMS = 4
 
 @dataclass(frozen=True)
 class TraceView:
-    """The arrays of an :class:`~explorer.engine.attention.core.AttentionTrace` as NumPy (2-D, no batch)."""
+    """The arrays of an attention head as NumPy (2-D, no batch): what the widgets draw and the words describe.
+
+    ``labels`` name the tokens of a real head (queries and keys are the same tokens:
+    "[CLS]", "(3, 5)", "frame 2"); None means q1, k1, … ``change`` says what differs
+    from the view before, so a 1,370-token head redraws only that. A view made
+    :meth:`from_live` shares the live arrays, which the next edit changes in place.
+    """
 
     q: np.ndarray
     k: np.ndarray
@@ -34,15 +42,32 @@ class TraceView:
     scale: float
     temperature: float
     notes: tuple[str, ...]
+    labels: tuple[str, ...] | None = None
+    change: Change = field(default_factory=Change.everything)
 
     @classmethod
-    def of(cls, trace) -> TraceView:
+    def of(cls, trace, labels: tuple[str, ...] | None = None) -> TraceView:
         return cls(
             q=trace.q.numpy(), k=trace.k.numpy(), v=trace.v.numpy(), scores=trace.scores.numpy(),
             scaled=trace.scaled.numpy(), logits=trace.logits.numpy(), weights=trace.weights.numpy(),
             output=trace.output.numpy(), allowed=trace.allowed.numpy(), masked_rows=trace.masked_rows.numpy(),
-            scale=trace.scale, temperature=trace.temperature, notes=trace.notes,
+            scale=trace.scale, temperature=trace.temperature, notes=trace.notes, labels=labels,
         )
+
+    @classmethod
+    def from_live(cls, live: LiveAttention, change: Change, labels: tuple[str, ...] | None = None) -> TraceView:
+        return cls(
+            q=live.q, k=live.k, v=live.v, scores=live.scores, scaled=live.scaled, logits=live.logits,
+            weights=live.weights, output=live.output, allowed=live.allowed, masked_rows=live.masked_rows,
+            scale=live.factor, temperature=live.temperature, notes=live.notes, labels=labels, change=change,
+        )
+
+    def name(self, prefix: str, index: int) -> str:
+        """``q3``, or for a real head the token's own name: ``q[CLS]``, ``k(3, 5)``, ``v[frame 2]``."""
+        if self.labels is None or index >= len(self.labels):
+            return f"{prefix}{index + 1}"
+        label = self.labels[index]
+        return f"{prefix}{label}" if label[:1] in "([" else f"{prefix}[{label}]"
 
 
 def num(value: float, digits: int = 3) -> str:
@@ -74,13 +99,15 @@ def _shown_keys(weights: np.ndarray, allowed: np.ndarray) -> tuple[list[int], in
     return sorted(int(j) for j in top), n - MAX_TERMS
 
 
-def formula_html(view: TraceView, row: int, *, q_label: str = "q", k_label: str = "k", v_label: str = "v") -> str:
-    """softmax(q·Kᵀ/√d_k)·V written out for query ``row`` with its actual numbers."""
+def formula_html(view: TraceView, row: int) -> str:
+    """softmax(q·Kᵀ/√d_k)·V written out for query ``row`` with its actual numbers (its largest weights first)."""
     q = view.q[row]
     d_k = len(q)
     keys, hidden = _shown_keys(view.weights[row], view.allowed[row])
     more = f" <i>… and {hidden} more keys</i>" if hidden else ""
-    qi = f"{q_label}{row + 1}"
+    qi = escape(view.name("q", row))
+    kn = lambda j: escape(view.name("k", j))
+    vn = lambda j: escape(view.name("v", j))
     lines = [f"<b>{qi}</b> = {vec(q)}"]
 
     # 1. scores
@@ -90,7 +117,7 @@ def formula_html(view: TraceView, row: int, *, q_label: str = "q", k_label: str 
             products = " + ".join(f"{num(a, 2)}·{num(b, 2)}" for a, b in zip(q, view.k[j])) + " = "
         else:
             products = ""
-        terms.append(f"{k_label}{j + 1}: {products}<b>{num(view.scores[row, j])}</b>")
+        terms.append(f"{kn(j)}: {products}<b>{num(view.scores[row, j])}</b>")
     sum_note = f" (sums of {d_k} products)" if d_k > MAX_DOT_TERMS else ""
     lines.append("<b>① scores</b> " + qi + "·k<sub>j</sub>" + sum_note + " &nbsp; " + " &nbsp;│&nbsp; ".join(terms) + more)
 
@@ -101,7 +128,7 @@ def formula_html(view: TraceView, row: int, *, q_label: str = "q", k_label: str 
         step = f"<b>② ÷√d<sub>k</sub></b> = ÷√{d_k} = ÷{num(math.sqrt(d_k))}"
     else:
         step = f"<b>② × {num(view.scale)}</b>"
-    step += " → " + ", ".join(f"{k_label}{j + 1}: {num(view.scaled[row, j])}" for j in keys) + more
+    step += " → " + ", ".join(f"{kn(j)}: {num(view.scaled[row, j])}" for j in keys) + more
     if view.temperature != 1.0:
         step += f" &nbsp; then ÷ temperature {num(view.temperature)}"
     lines.append(step)
@@ -119,9 +146,9 @@ def formula_html(view: TraceView, row: int, *, q_label: str = "q", k_label: str 
         parts = []
         for j in keys:
             if not allowed[j]:
-                parts.append(f"{k_label}{j + 1}: masked → 0")
+                parts.append(f"{kn(j)}: masked → 0")
             else:
-                parts.append(f"{k_label}{j + 1}: e<sup>{num(logits[j] - top)}</sup> = {num(exps[j])}")
+                parts.append(f"{kn(j)}: e<sup>{num(logits[j] - top)}</sup> = {num(exps[j])}")
         lines.append(
             "<b>③ softmax</b> (subtract the row max " + num(top) + ", exponentiate, divide by the sum "
             + num(total) + "): " + ", ".join(parts) + more
@@ -129,33 +156,41 @@ def formula_html(view: TraceView, row: int, *, q_label: str = "q", k_label: str 
         )
 
     # 4. weighted sum of V rows
-    terms = [f"{num(view.weights[row, j])}·{v_label}{j + 1}" for j in keys]
+    terms = [f"{num(view.weights[row, j])}·{vn(j)}" for j in keys]
     lines.append(
-        f"<b>④ output</b> o{row + 1} = " + " + ".join(terms) + (f" + … ({hidden} more)" if hidden else "")
+        f"<b>④ output</b> {escape(view.name('o', row))} = " + " + ".join(terms) + (f" + … ({hidden} more)" if hidden else "")
         + f" = <b>{vec(view.output[row])}</b>"
     )
     return "<br>".join(lines)
+
+
+def _spread(values: np.ndarray) -> float:
+    """The standard deviation; ∞ (said as such) when the squares of huge entries pass float64."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(values.std())
 
 
 def step_notes(view: TraceView, row: int) -> list[tuple[str, str]]:
     """(title, html) for each step, about the numbers on screen now."""
     n_q, n_k = view.scores.shape
     d_k = view.q.shape[1]
-    qi = f"q{row + 1}"
-    scores = view.scores[row]
+    qi = escape(view.name("q", row))
+    scores = view.scores[row]  # every statistic is of the selected query's row: n_k numbers, however large the head
     best = int(np.argmax(np.where(view.allowed[row], scores, -np.inf))) if view.allowed[row].any() else int(np.argmax(scores))
     notes: list[tuple[str, str]] = []
     notes.append((
         "Scores",
         f"Q·Kᵀ compares every query with every key ({n_q}×{n_k} dot products). {qi} scores highest with "
-        f"k{best + 1} ({num(scores[best])}): the two point the same way. All scores: std {num(float(view.scores.std()))}.",
+        f"{escape(view.name('k', best))} ({num(scores[best])}): the two point the same way. "
+        f"{qi}'s scores spread with std {num(_spread(scores))}.",
     ))
     if view.scale == 1.0:
         text = (f"Scaling is off. With d<sub>k</sub> = {d_k}, random scores spread like √{d_k} ≈ {num(math.sqrt(d_k))}; "
                 "large spreads push the softmax to one-hot (see <i>Why scale?</i>).")
     else:
-        text = (f"Dividing by √{d_k} = {num(math.sqrt(d_k))} takes the spread from std {num(float(view.scores.std()))} "
-                f"to {num(float(view.scaled.std()))}, so the softmax stays soft as d<sub>k</sub> grows.")
+        text = (f"Dividing by √{d_k} = {num(math.sqrt(d_k))} takes the spread of {qi}'s scores from std "
+                f"{num(_spread(scores))} to {num(_spread(view.scaled[row]))}, so the softmax stays soft as "
+                "d<sub>k</sub> grows.")
     if view.temperature != 1.0:
         text += (f" Temperature {num(view.temperature)} {'flattens' if view.temperature > 1 else 'sharpens'} "
                  "the weights further.")
@@ -166,7 +201,8 @@ def step_notes(view: TraceView, row: int) -> list[tuple[str, str]]:
         w = view.weights[row]
         top = int(np.argmax(w))
         h = float(-(w[w > 0] * np.log(w[w > 0])).sum())
-        soft = (f"Softmax turns {qi}'s scores into weights that sum to 1: k{top + 1} gets {num(100 * float(w[top]), 1)}%. "
+        soft = (f"Softmax turns {qi}'s scores into weights that sum to 1: {escape(view.name('k', top))} gets "
+                f"{num(100 * float(w[top]), 1)}%. "
                 f"Entropy {num(h, 2)} nats of at most ln {int(view.allowed[row].sum())} = "
                 f"{num(math.log(max(int(view.allowed[row].sum()), 1)), 2)} (lower = more focused).")
         masked = int((~view.allowed[row]).sum())
@@ -175,12 +211,12 @@ def step_notes(view: TraceView, row: int) -> list[tuple[str, str]]:
     notes.append(("Softmax", soft))
     w = view.weights[row]
     order = np.argsort(-w)[:2]
-    mix = " and ".join(f"v{j + 1} ({num(100 * float(w[j]), 1)}%)" for j in order if w[j] > 0)
+    mix = " and ".join(f"{escape(view.name('v', j))} ({num(100 * float(w[j]), 1)}%)" for j in order if w[j] > 0)
     notes.append((
         "Output",
-        f"o{row + 1} = {vec(view.output[row], 4)} is a weighted average of the value rows, mostly {mix or 'nothing'}: "
+        f"{escape(view.name('o', row))} = {vec(view.output[row], 4)} is a weighted average of the value rows, mostly {mix or 'nothing'}: "
         "attention mixes values, it does not create new ones." if mix else
-        f"o{row + 1} is 0: no key is visible to {qi}.",
+        f"{escape(view.name('o', row))} is 0: no key is visible to {qi}.",
     ))
     notes.append((
         "Common mistake",
@@ -199,7 +235,7 @@ def notes_html(view: TraceView, row: int) -> str:
 
 def explain_cell(view: TraceView, row: int, col: int) -> tuple[str, str, str]:
     """Where the hovered (query, key) numbers came from: the lines under the scores, scaled and weights maps."""
-    qi, kj = f"q{row + 1}", f"k{col + 1}"
+    qi, kj = view.name("q", row), view.name("k", col)
     scores = f"{qi}·{kj} = {num(view.scores[row, col])}"
     if view.scale == 1.0:
         scaled = f"{qi}·{kj} unscaled = {num(view.scaled[row, col])}"

@@ -14,12 +14,26 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QObject, QRectF, Qt
-from PyQt6.QtGui import QAbstractTextDocumentLayout, QColor, QPainter, QPalette, QTextDocument
-from PyQt6.QtWidgets import QAbstractButton, QAbstractScrollArea, QFrame, QGraphicsItem, QSpinBox, QWidget
+from PyQt6.QtGui import (
+    QAbstractTextDocumentLayout,
+    QColor,
+    QPainter,
+    QPalette,
+    QTextDocument,
+)
+from PyQt6.QtWidgets import (
+    QAbstractButton,
+    QAbstractScrollArea,
+    QFrame,
+    QGraphicsItem,
+    QSpinBox,
+    QWidget,
+)
 
 from explorer.ui import theme
 from explorer.ui.panels.attention.qkv_state import MAX_SIZE, MIN_SIZE
 from explorer.ui.widgets.matrix_editor import MatrixEditor
+
 
 def show_matrix(editor: MatrixEditor, values: np.ndarray) -> None:
     """Put a state's matrix in its editor, unless the editor shows it already (the edit came from there)."""
@@ -100,9 +114,18 @@ class WeightBars(pg.PlotWidget):
         self._title = ""
         self._y_top = 1.0
         self._tick_step = 0
+        self._names: list[str] | None = None  # the keys' names (a real head's tokens); None: k1, k2, …
         for side in ("left", "bottom"):
             self.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.apply_theme()
+
+    def set_names(self, names: list[str] | None) -> None:
+        """Name the keys on the axis by their tokens ("[CLS]", "(3, 5)") instead of k1, k2, …"""
+        if names != self._names:
+            self._names = names
+            self._tick_step = 0
+            if self._key_count > 0:
+                self._set_ticks()
 
     def set_weights(self, weights: np.ndarray, title: str) -> None:
         n = len(weights)
@@ -125,10 +148,13 @@ class WeightBars(pg.PlotWidget):
 
     def _set_ticks(self) -> None:
         n = max(self._key_count, 1)
-        step = max(1, math.ceil(n * 32 / max(self.width() - 50, 60)))  # ~32 px per "k12" label
+        names = self._names if self._names is not None and len(self._names) == n else None
+        room = 32 if names is None else 8 + 7 * max(len(name) for name in names)  # px per "k12" / "(12, 30)" label
+        step = max(1, math.ceil(n * room / max(self.width() - 50, 60)))
         if step != self._tick_step:
             self._tick_step = step
-            self.getAxis("bottom").setTicks([[(j + 1, f"k{j + 1}") for j in range(0, n, step)], []])
+            text = (lambda j: names[j]) if names is not None else (lambda j: f"k{j + 1}")
+            self.getAxis("bottom").setTicks([[(j + 1, text(j)) for j in range(0, n, step)], []])
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(event)  # pyqtgraph calls this from its constructor, before ours ran

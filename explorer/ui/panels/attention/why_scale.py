@@ -13,11 +13,19 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QSlider, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
 
 from explorer.engine.attention.why_scale import WhyScaleStats
 from explorer.ui import theme
-from explorer.ui.panels.attention.state import D_VALUES, N_KEYS, WhyScaleState
+from explorer.ui.panels.attention.notation import rich
+from explorer.ui.panels.attention.state import N_KEYS, SLIDER_STEPS, WhyScaleState
 from explorer.ui.panels.attention.text import num
 from explorer.ui.panels.attention.views import follow
 
@@ -60,9 +68,9 @@ class WhyScaleView(QWidget):
         row = QHBoxLayout()
         row.addWidget(QLabel("d<sub>k</sub>"))
         self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(0, len(D_VALUES) - 1)
+        self.slider.setRange(0, SLIDER_STEPS)  # even steps in log d_k, as the plots' x axes
         self.slider.setValue(state.position)
-        self.slider.valueChanged.connect(lambda position: state.set_d_k(int(D_VALUES[position])))
+        self.slider.valueChanged.connect(state.set_position)
         row.addWidget(self.slider, 1)
         self.d_label = QLabel()
         self.d_label.setMinimumWidth(90)
@@ -82,11 +90,11 @@ class WhyScaleView(QWidget):
 
         plots = QHBoxLayout()
         self.spread_plot = _plot("Spread of the scores (std)")
-        self.spread_plot.setLabel("bottom", "d_k")
+        self.spread_plot.setLabel("bottom", rich("d_k"))
         self.entropy_plot = _plot(f"Mean softmax entropy over {N_KEYS} keys (nats)", legend=(5, -30))
-        self.entropy_plot.setLabel("bottom", "d_k")
+        self.entropy_plot.setLabel("bottom", rich("d_k"))
         self.example_plot = _plot("One query's weights", log_x=False, legend=None)
-        self.example_plot.setLabel("bottom", "key (red: without scaling, blue: with ÷√d_k)")
+        self.example_plot.setLabel("bottom", rich("key (red: without scaling, blue: with ÷√d_k)"))
         self.example_plot.setYRange(0, 1, padding=0.02)
         self.example_plot.setXRange(0.4, N_KEYS + 0.6, padding=0)
         for widget in (self.spread_plot, self.entropy_plot, self.example_plot):
@@ -96,9 +104,9 @@ class WhyScaleView(QWidget):
         raw_pen = pg.mkPen(RAW_COLOUR, width=2)
         scaled_pen = pg.mkPen(SCALED_COLOUR, width=2)
         self.spread_raw = self.spread_plot.plot(pen=raw_pen, name="q·k")
-        self.spread_scaled = self.spread_plot.plot(pen=scaled_pen, name="q·k / √d_k")
+        self.spread_scaled = self.spread_plot.plot(pen=scaled_pen, name=rich("q·k / √d_k"))
         self.entropy_raw = self.entropy_plot.plot(pen=raw_pen, name="without scaling")
-        self.entropy_scaled = self.entropy_plot.plot(pen=scaled_pen, name="with ÷√d_k")
+        self.entropy_scaled = self.entropy_plot.plot(pen=scaled_pen, name=rich("with ÷√d_k"))
         self.entropy_max = pg.InfiniteLine(
             pos=math.log(N_KEYS), angle=0, pen=pg.mkPen("#888888", style=Qt.PenStyle.DashLine),
             label=f"uniform: ln {N_KEYS}", labelOpts={"position": 0.5, "anchors": [(0.5, 1), (0.5, 1)]},
@@ -135,14 +143,14 @@ class WhyScaleView(QWidget):
         self.slider.blockSignals(True)
         self.slider.setValue(self.state.position)
         self.slider.blockSignals(False)
-        self.d_label.setText(f"d_k = {d}")
+        self.d_label.setText(rich(f"d_k = {d}"))
         for line in self.markers:
             line.setPos(math.log10(d))
         raw, scaled = self.state.example
         x = np.arange(1, N_KEYS + 1)
         self.bars_raw.setOpts(x=x - 0.2, height=raw)
         self.bars_scaled.setOpts(x=x + 0.2, height=scaled)
-        self.example_plot.setTitle(f"One random query's weights, d_k = {d}")
+        self.example_plot.setTitle(rich(f"One random query's weights, d_k = {d}"))
         s, i = self.state.stats, self.state.stats_index
         if s is None:
             self.summary.setText(f"d<sub>k</sub> = {d}: this query's largest weight is {num(100 * raw.max(), 1)}% "

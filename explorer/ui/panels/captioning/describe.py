@@ -48,22 +48,34 @@ def probability_bar(prob: float) -> str:
     return f"{prob:.3f}  " + "█" * int(round(prob * 12))
 
 
-def beam_texts(alt: Alternative) -> tuple[str, str, str, str]:
-    """One finished hypothesis of the beam: (caption, its tooltip, score, the score's tooltip)."""
-    return (
-        " ".join(alt.words) or "(empty)",
-        "Word probabilities: " + ", ".join(f"{p:.2f}" for p in alt.probs),
-        f"{alt.score:.3f}",
-        f"Sum of the log-probabilities of its words; probability {np.exp(alt.score):.3f}",
-    )
+def beam_texts(alt: Alternative, rule: str = "") -> tuple[str, str, str, str]:
+    """One finished hypothesis of the beam: (caption, its tooltip, score, the score's tooltip).
+
+    ``rule`` is the trace's search rule in words: with a length penalty the score
+    is not the plain sum of log-probabilities, and the tooltip says both.
+    """
+    caption = (" ".join(alt.words) or "(empty)") + ("" if alt.ended else " …")
+    tokens = len(alt.tokens) + (1 if alt.ended else 0)
+    if "length^" in rule:
+        score_tip = (f"Score under the model's generation config ({rule}): log-probability {alt.total:.3f} "
+                     f"over {tokens} tokens (end included); probability {np.exp(alt.total):.3g}")
+    else:
+        score_tip = f"Sum of the log-probabilities of its {tokens} tokens (end included); probability {np.exp(alt.total):.3g}"
+    caption_tip = "Word probabilities: " + ", ".join(f"{p:.2f}" for p in alt.probs)
+    if not alt.ended:
+        caption_tip += " — stopped at the length limit before an end token"
+    return caption, caption_tip, f"{alt.score:.3f}", score_tip
 
 
-def caption_summary(trace: CaptionTrace) -> str:
-    """The status line after a caption: model, length, beam, and whether it ran out of room."""
-    return (
-        f"{trace.model}: {len(trace.words)} words, beam {trace.beam_size}"
-        + ("" if trace.ended else " — stopped at the length limit before an end token")
-    )
+def caption_summary(trace: CaptionTrace, bleu: float | None = None) -> str:
+    """The status line after a caption: model, length, beam, the search rule, whether it ran out of room,
+    and on a generated scene its BLEU-4 against the scene's own caption."""
+    text = f"{trace.model}: {len(trace.words)} words, beam {trace.beam_size}"
+    if trace.rule:
+        text += f" ({trace.rule})"
+    if bleu is not None:
+        text += f" · BLEU-4 against the scene's caption {bleu:.2f} (add-one smoothing)"
+    return text + ("" if trace.ended else " — stopped at the length limit before an end token")
 
 
 def classic_texts(trace: CaptionTrace | None) -> tuple[str, str]:
@@ -92,9 +104,19 @@ def model_figures(metrics: dict) -> str:
     return figures + "."
 
 
+def search_text(main: Captioner) -> str:
+    """How a model's captions are searched, when it says so itself (a Hugging Face generation config)."""
+    if main.default_beam is None and not main.rule.text:
+        return ""
+    text = (f" Captions follow the model's generation config: beam {main.default_beam or 1}, "
+            f"at most {main.max_words} tokens")
+    text += (f", {main.rule.text}." if main.rule.text else ".")
+    return text + "".join(f" {note}" for note in main.search_notes)
+
+
 def attention_text(main: Captioner) -> str:
-    """Where the model's maps come from (or that it has none), then its measured figures."""
-    return (main.attention_note or NO_ATTENTION) + model_figures(main.metrics)
+    """Where the model's maps come from (or that it has none), how it searches, then its measured figures."""
+    return (main.attention_note or NO_ATTENTION) + search_text(main) + model_figures(main.metrics)
 
 
 def attention_choices(main: Captioner | None) -> list[tuple[str, int | None, int | None]]:

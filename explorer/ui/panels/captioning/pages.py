@@ -141,7 +141,7 @@ class WordPage(QWidget):
 
         beam_box = QGroupBox("The beam's finished captions")
         beam_layout = QVBoxLayout(beam_box)
-        self.beams = table(["caption", "log-prob"])
+        self.beams = table(["caption", "score"])
         self.beams.setMinimumHeight(90)
         beam_layout.addWidget(self.beams)
         side.addWidget(beam_box, 1)
@@ -197,7 +197,7 @@ class WordPage(QWidget):
         self.chips.set_words(trace.words, describe.word_tips(trace))
         self.beams.setRowCount(len(trace.alternatives))
         for row, alt in enumerate(trace.alternatives):
-            caption, caption_tip, score, score_tip = describe.beam_texts(alt)
+            caption, caption_tip, score, score_tip = describe.beam_texts(alt, trace.rule)
             item = bold_item(caption, row == 0)
             item.setToolTip(caption_tip)
             score_item = QTableWidgetItem(score)

@@ -107,7 +107,11 @@ class CaptioningPanel(Panel):
         bar.addWidget(self.beam_spin)
         self.model_combo = QComboBox()
         self.model_combo.setToolTip("Which attention decoder captions the image (the classic decoder is always beside it)")
-        bar.addWidget(self.model_combo)
+        # At least 20 characters, wider where the bar has room (the head box takes it when shown): 1280 px fit.
+        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_combo.setMinimumContentsLength(20)
+        self.model_combo.setMaximumWidth(self.model_combo.fontMetrics().averageCharWidth() * 44)
+        bar.addWidget(self.model_combo, 3)
         self.model_button = QToolButton()
         self.model_button.setText("Open model ▾")
         self.model_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
@@ -116,7 +120,7 @@ class CaptioningPanel(Panel):
         library.register_opener(self.context, "captioning", self.state.load_model)
         self.open_file_action = QAction("Open model file (.safetensors, converted tutorial checkpoint)…", self)
         self.open_file_action.triggered.connect(self.open_model_dialog)
-        self.open_folder_action = QAction("Open Hugging Face VisionEncoderDecoder folder…", self)
+        self.open_folder_action = QAction("Open Hugging Face captioner folder (VisionEncoderDecoder or BLIP)…", self)
         self.open_folder_action.triggered.connect(self.open_folder_dialog)
         self.download_action = QAction("Download from Hugging Face (model id)…", self)
         self.download_action.triggered.connect(self.download_dialog)
@@ -127,6 +131,9 @@ class CaptioningPanel(Panel):
         bar.addWidget(self.model_button)
         self.head_combo = QComboBox()
         self.head_combo.setToolTip("Which cross-attention of the Hugging Face decoder to show")
+        # Sized to a short entry, so the bar keeps to 1280 px with both boxes shown (the list opens wider).
+        self.head_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.head_combo.setMinimumContentsLength(14)
         self.head_combo.hide()
         bar.addWidget(self.head_combo)
         bar.addStretch(1)
@@ -184,10 +191,17 @@ class CaptioningPanel(Panel):
         if self.state.main is not None:
             self.note.setVisible(self.state.main.synthetic)
 
+    def head_index(self, layer: int | None, head: int | None) -> int:
+        """The head box's entry for ``layer`` and ``head`` (0, the mean, if it has none).
+
+        Compared by value: ``findData`` compares Python objects by identity, so a tuple
+        built anew never matched and the box fell back to the mean.
+        """
+        return next((i for i in range(self.head_combo.count()) if self.head_combo.itemData(i) == (layer, head)), 0)
+
     def _show_head(self) -> None:
-        index = self.head_combo.findData((self.state.layer, self.state.head))
         self.head_combo.blockSignals(True)
-        self.head_combo.setCurrentIndex(max(index, 0))
+        self.head_combo.setCurrentIndex(self.head_index(self.state.layer, self.state.head))
         self.head_combo.blockSignals(False)
 
     def _head_chosen(self, index: int) -> None:
@@ -244,11 +258,12 @@ class CaptioningPanel(Panel):
 
     # -- dialogs and export ----------------------------------------------------------------------
     def download_dialog(self) -> None:
-        """Ask for a model id, e.g. nlpconnect/vit-gpt2-image-captioning, and fetch it (online only)."""
+        """Ask for a model id, e.g. nlpconnect/vit-gpt2-image-captioning or Salesforce/blip-image-captioning-base,
+        and fetch it (online only)."""
         from PyQt6.QtWidgets import QInputDialog, QProgressDialog
 
         repo_id, ok = QInputDialog.getText(
-            self, "Download a captioner", "Hugging Face VisionEncoderDecoder model id (owner/name):",
+            self, "Download a captioner", "Hugging Face captioner id, VisionEncoderDecoder or BLIP (owner/name):",
             text="nlpconnect/vit-gpt2-image-captioning",
         )
         if not ok or not repo_id.strip():
@@ -266,7 +281,7 @@ class CaptioningPanel(Panel):
             self.state.load_model(Path(path))
 
     def open_folder_dialog(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open a Hugging Face VisionEncoderDecoder folder")
+        path = QFileDialog.getExistingDirectory(self, "Open a Hugging Face captioner folder (VisionEncoderDecoder or BLIP)")
         if path:
             self.state.load_model(Path(path))
 

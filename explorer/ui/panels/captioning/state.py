@@ -6,7 +6,8 @@ and the classic CNN→RNN decoder beside it. A caption arrives as a trace; the
 state then keeps the stepper and the selection inside it, says which word is in
 focus, and which caption request is the latest (only that one is shown).
 
-Set ``beam_size`` and the caption is made again. Choose a model with
+Set ``beam_size`` and the caption is made again; a Hugging Face model brings its own
+beam (its generation config's ``num_beams``) when it is opened. Choose a model with
 :meth:`CaptioningState.choose_model` or :meth:`CaptioningState.load_model`, and a
 Hugging Face decoder's cross-attention with :meth:`CaptioningState.choose_attention`.
 """
@@ -24,7 +25,7 @@ from psygnal import evented
 
 from explorer.engine import captioning
 from explorer.engine.captioning.captioner import Captioner, CaptionTrace
-from explorer.engine.captioning.metrics import named_objects
+from explorer.engine.captioning.metrics import named_objects, sentence_bleu
 from explorer.engine.captioning.search import MAX_BEAM
 from explorer.engine.infra import scenes
 from explorer.ui.panels.captioning import describe
@@ -169,7 +170,11 @@ class CaptioningState:
             if all(known != source for known, _label in self.choices):
                 self.choices = (*self.choices, (source, f"Opened · {captioner.name}"))
             self._adopt(captioner, source)
-        self.run_caption()
+        beam = captioner.default_beam  # a Hugging Face model's own beam, from its generation config
+        if beam is not None and beam != self.beam_size:
+            self.beam_size = beam  # captions again, through the beam size's event
+        else:
+            self.run_caption()
 
     def _adopt(self, captioner: Captioner, source: Any) -> None:
         """``captioner`` becomes the decoder shown; a Hugging Face one shows the layer/head chosen, if it has it."""
@@ -253,7 +258,7 @@ class CaptioningState:
             self.selected = sharpest_word(trace)
             self.hovered = -1
             self.shown = len(trace.words)
-            self.status = describe.caption_summary(trace)
+            self.status = describe.caption_summary(trace, self.scene_bleu(trace))
 
     # -- the word in focus and the stepper -------------------------------------------------------
     def select_word(self, index: int) -> None:
@@ -325,6 +330,13 @@ class CaptioningState:
         rows = trace.candidates[step] if 0 <= step < len(trace.candidates) else []
         chosen = trace.words[step] if step < len(trace.words) else "<end>"
         return step, rows, chosen
+
+    def scene_bleu(self, trace: CaptionTrace | None = None) -> float | None:
+        """On a generated scene: the caption's BLEU-4 against the scene's own caption (None elsewhere)."""
+        trace = trace or self.trace
+        if self.scene is None or trace is None:
+            return None
+        return sentence_bleu([self.scene.words], trace.words)
 
     def true_box(self) -> tuple[float, float, float, float] | None:
         """On a generated scene: the box (x0, y0, x1, y1 in [0, 1]) of the object the word in focus names."""

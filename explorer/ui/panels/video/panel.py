@@ -44,6 +44,7 @@ from PyQt6.QtWidgets import (
 from explorer.ui import library
 from explorer.ui.errors import show_error
 from explorer.ui.panels.base import Panel
+from explorer.ui.panels.video.handover import HandOver
 from explorer.ui.panels.video.state import FRAME_CAP_RANGE, VideoState
 from explorer.ui.panels.video.views import BeliefPlot, FrameStrip, FrameView, ImportanceBars
 from explorer.ui.widgets.heatmap import Heatmap
@@ -52,7 +53,7 @@ from explorer.ui.workers import run_task
 VIDEO_FILTER = "Videos and animations (*.mp4 *.m4v *.webm *.avi *.mov *.mkv *.mpg *.mpeg *.ogv *.gif *.png *.apng *.webp);;All files (*)"
 
 
-class VideoPanel(Panel):
+class VideoPanel(HandOver, Panel):
     title = "Video"
 
     def __init__(self, context, parent: QWidget | None = None) -> None:
@@ -182,7 +183,22 @@ class VideoPanel(Panel):
         grid.addWidget(self.hidden_map, 1, 0)
         self.attention_map = Heatmap("Attention: frame (row) looks at frame (column)", kind="sequential", annotate=True, fmt="{:.2f}")
         self.attention_map.setMinimumHeight(170)
-        grid.addWidget(self.attention_map, 1, 1)
+        # The transformer's heads: one of them, at the current frame, opens in the Attention panel.
+        attention_box = QWidget()
+        box, row = QVBoxLayout(attention_box), QHBoxLayout()
+        box.setContentsMargins(0, 0, 0, 0)
+        self.head_combo = QComboBox()
+        self.head_pairs: list[tuple[int, int]] = []  # (layer, head) of each entry
+        self.head_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.head_combo.setToolTip("A layer and head of the temporal transformer")
+        self.open_attention_button = QPushButton("Open in Attention panel")
+        self.open_attention_button.setToolTip("This head's real Q, K and V on the clip, queried from the current frame")
+        for widget in (self.head_combo, self.open_attention_button):
+            row.addWidget(widget)
+        row.addStretch(1)
+        box.addLayout(row)
+        box.addWidget(self.attention_map, 1)
+        grid.addWidget(attention_box, 1, 1)
         self.importance = ImportanceBars()
         grid.addWidget(self.importance, 2, 0, 1, 2)
         grid.setRowStretch(0, 5)
@@ -201,6 +217,7 @@ class VideoPanel(Panel):
         self.cap_spin.editingFinished.connect(state.apply_frame_cap)
         self.cancel_button.clicked.connect(state.cancel)
         self.rnn_button.clicked.connect(self.open_in_rnn)
+        self.open_attention_button.clicked.connect(self.open_in_attention)
         self.play_button.toggled.connect(lambda playing: setattr(state, "playing", playing))
         self.slider.valueChanged.connect(state.set_frame)
         self.strip.frameClicked.connect(state.set_frame)
@@ -272,23 +289,6 @@ class VideoPanel(Panel):
     def cancel(self) -> None:
         self.state.cancel()
 
-    def open_in_rnn(self) -> None:
-        """Hand the GRU (or LSTM) over this clip's frame features to the RNN panel, at the frame shown."""
-        try:
-            recurrence = self.state.recurrence()
-        except ValueError as exc:
-            show_error("Open in RNN panel", exc)
-            return
-        self.context.offer("rnn", recurrence)
-
-    def receive(self, payload: object) -> None:
-        """Back from the RNN panel: show the frame it was on."""
-        from explorer.ui.panels.state import BackLink
-
-        if not isinstance(payload, BackLink) or payload.panel != "video":
-            super().receive(payload)
-        self.state.set_frame(int(payload.selection.get("frame", self.state.current)))
-
     def choose_export(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export the Video panel as PNG", "video.png", "PNG image (*.png)")
         if path:
@@ -330,6 +330,7 @@ class VideoPanel(Panel):
             self.attention_map.set_data(attention.numpy(), row_labels=frames, col_labels=frames)
             self.attention_map.annotate = T <= 16
         self.attention_map.setVisible(attention is not None)
+        self._fill_heads(trace)
         self.belief.set_data(trace.probs.numpy(), trace.classes)
         if trace.importance is not None:
             self.importance.set_data(trace.importance.numpy())

@@ -19,6 +19,7 @@ from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QProgressBar,
+    QPushButton,
     QSlider,
     QSplitter,
     QVBoxLayout,
@@ -108,6 +109,9 @@ class EncoderPage(Page):
         for widget in (self.mode, self.layer, self.head, self.fusion, self.discard, self.query):
             controls.addWidget(widget)
         controls.addStretch(1)
+        # The panel connects it: this head's real Q, K, V on the image, in the Attention panel.
+        self.open_attention_button = QPushButton("Open in Attention panel")
+        controls.addWidget(self.open_attention_button)
         layout.addLayout(controls)
         look = QHBoxLayout()
         look.addWidget(QLabel("colour map"))
@@ -225,6 +229,11 @@ class EncoderPage(Page):
         self.head.setVisible(not rollout)
         for widget in (self.fusion, self.discard):
             widget.setVisible(rollout)
+        one_head = not rollout and sel.head is not None
+        self.open_attention_button.setEnabled(one_head)
+        self.open_attention_button.setToolTip(
+            "This head's Q, K and V on the image, every step editable" if one_head
+            else "Choose one layer and one head (not the mean, not the rollout) to open it")
 
     # -- drawing ----------------------------------------------------------------------------------
     def show(self, result: ViTResult, selected: int) -> None:

@@ -32,10 +32,12 @@ from PyQt6.QtWidgets import (
 )
 
 from explorer.engine import vit
+from explorer.engine.vit.heads import vit_head
 from explorer.ui import library
 from explorer.ui.context import CurrentImage
 from explorer.ui.errors import show_error
 from explorer.ui.panels.base import Panel
+from explorer.ui.panels.state import BackLink
 from explorer.ui.panels.vit.pages import PAGES, Page
 from explorer.ui.panels.vit.state import DEVICE_CHOICES, ViTState
 from explorer.ui.workers import run_task
@@ -128,6 +130,8 @@ class ViTPanel(Panel):
         self.stack = QStackedWidget()
         for page in self.pages:
             self.stack.addWidget(page)
+            if hasattr(page, "open_attention_button"):
+                page.open_attention_button.clicked.connect(self.open_in_attention)
         self.steps.currentRowChanged.connect(self._step_chosen)
         self._show_step(state.step)
 
@@ -241,6 +245,39 @@ class ViTPanel(Panel):
             fraction, text = progress
             self.progress.setValue(int(fraction * 100))
             self.progress.setFormat(f"{text} %p%" if text else "%p%")
+
+    # -- the Attention panel ---------------------------------------------------------------------------
+    def open_in_attention(self) -> None:
+        """The selected layer and head, from the selected query, in the Attention panel (real Q, K, V)."""
+        state, result = self.state, self.state.result
+        sel = state.selection
+        if result is None or sel.head is None:
+            return
+        token = state.query_token
+        link = BackLink("vit", {"layer": sel.layer, "head": sel.head, "token": token},
+                        f"Back to ViT · layer {sel.layer + 1}, head {sel.head + 1}")
+        image = self.context.image.name if self.context.image is not None else ""
+        try:
+            head = vit_head(result.model, result.trace, sel.layer, sel.head, query=token, picture=result.seen,
+                            model_name=f"{result.model.name} ({result.model.config.source})", input_name=image, back=link)
+        except ValueError as exc:
+            show_error("Open in Attention panel", exc)
+            return
+        self.context.offer("attention", head)
+
+    def receive(self, payload: object) -> None:
+        """Back from the Attention panel: the encoder step at that layer, head and query token."""
+        if not isinstance(payload, BackLink):
+            super().receive(payload)
+            return
+        state, chosen = self.state, payload.selection
+        state.step = 6
+        state.show_head(int(chosen.get("layer", 0)), int(chosen.get("head", 0)))
+        token, leading = int(chosen.get("token", 0)), (state.layout.leading if state.layout else 1)
+        if token < leading:
+            state.set_query(token)
+        else:
+            state.attend_from_patch(token - leading)
 
     # -- export ----------------------------------------------------------------------------------------
     def export_view_dialog(self) -> None:

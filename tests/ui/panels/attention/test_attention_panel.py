@@ -34,6 +34,11 @@ def type_into(qtbot, editor, row, col, text):
     qtbot.waitUntil(lambda: not any(w.isVisible() for w in editor.view.viewport().findChildren(QLineEdit)))
 
 
+def choose_preset(panel, name: str) -> None:
+    """Pick a preset the way a user does: its entry in the combo box (the entry's data is its name)."""
+    panel.preset_combo.setCurrentIndex(panel.preset_combo.findData(name))
+
+
 def shown_texts(heatmap) -> list[str]:
     return [item.textItem.toPlainText() for item in heatmap._texts if item.isVisible()]
 
@@ -85,21 +90,21 @@ def test_bad_text_is_refused_with_a_visible_message(qtbot, panel, text):
 
 def test_presets_load_and_reset(qtbot, panel):
     qkv = panel.qkv
-    panel.preset_combo.setCurrentText("Causal self-attention (5 tokens)")
+    choose_preset(panel, "Causal self-attention (5 tokens)")
     assert panel.state.qkv.sizes() == {"n_q": 5, "n_k": 5, "d_k": 4, "d_v": 4}
     assert qkv.mask_check.isChecked()
     weights = qkv.weights_map.values
     assert np.all(np.triu(weights, 1) == 0)
     np.testing.assert_allclose(weights.sum(1), 1)
     assert qkv.bars._heights.shape == (5,)  # selected query: the last token
-    panel.preset_combo.setCurrentText("d_k = 64 without scaling")
+    choose_preset(panel, "d_k = 64 without scaling")
     assert not qkv.scale_check.isChecked()
     assert qkv.weights_map.values.max(axis=1).mean() > 0.8  # saturated
     qkv.scale_check.setChecked(True)
     assert qkv.weights_map.values.max(axis=1).mean() < 0.8
     qkv.reset_button.click()
     assert not qkv.scale_check.isChecked()
-    panel.preset_combo.setCurrentText("Worked example (cheatsheet)")
+    choose_preset(panel, "Worked example (cheatsheet)")
     np.testing.assert_allclose(qkv.weights_map.values, [[0.401, 0.198, 0.401]], atol=5e-4)
 
 
@@ -227,7 +232,7 @@ def test_dark_theme(panel, context):
 
 
 def test_settings_come_back_next_launch(qtbot, panel, context):
-    panel.preset_combo.setCurrentText("d_k = 64 without scaling")
+    choose_preset(panel, "d_k = 64 without scaling")
     panel.qkv.scale_check.setChecked(True)
     panel.qkv.temperature_spin.setValue(2.5)
     panel.qkv.size_spins["n_q"].setValue(3)
@@ -236,7 +241,8 @@ def test_settings_come_back_next_launch(qtbot, panel, context):
     panel.from_input.heads_combo.setCurrentIndex(panel.from_input.heads_combo.findData(4))
     again = AttentionPanel(context)  # the next launch: same settings file
     qtbot.addWidget(again)
-    assert again.preset_combo.currentText() == "d_k = 64 without scaling"
+    assert again.preset_combo.currentData() == "d_k = 64 without scaling"
+    assert again.preset_combo.currentText() == "dₖ = 64 without scaling"  # shown with its subscript
     assert again.qkv.scale_check.isChecked() and again.qkv.temperature_spin.value() == 2.5
     assert again.qkv.size_spins["n_q"].value() == 3 and again.qkv.weights_map.values.shape == (3, 6)
     assert "Your own numbers" in again.preset_note.text()

@@ -10,7 +10,7 @@ import pytest
 
 from explorer.engine.attention.core import attend
 from explorer.engine.attention.presets import PRESETS
-from explorer.ui.panels.attention.state import D_VALUES, AttentionState
+from explorer.ui.panels.attention.state import D_VALUES, SLIDER_STEPS, AttentionState
 from explorer.ui.panels.state import restore_settings, run_now, settings_of
 
 WORKED = PRESETS[0].name
@@ -192,14 +192,29 @@ def test_the_curves_are_measured_once_when_the_tab_opens():
     assert len(runner.calls) == 1
 
 
+def test_the_slider_is_logarithmic_like_the_plots():
+    """Regression: the slider moved linearly through 1…1024 (its stops were D_VALUES' indices) under log plots."""
+    why = AttentionState().why
+    stops = {}
+    for position in range(SLIDER_STEPS + 1):
+        why.set_position(position)
+        stops[position] = why.d_k
+    assert stops[0] == 1 and stops[SLIDER_STEPS] == 1024
+    for d, position in ((2, 20), (32, 100), (512, 180)):  # log₂ d / 10 of the way along
+        assert abs(stops[position] - d) <= 0.05 * d, (d, stops[position])
+        why.set_d_k(d)
+        assert abs(why.position - position) <= 1
+    assert all(stops[a] <= stops[a + 1] for a in range(SLIDER_STEPS))  # never back
+
+
 def test_d_k_snaps_to_a_measured_value():
     why = AttentionState().why
     why.ensure_measured()  # run_now: measured at once
     assert why.stats is not None and not why.measuring
     why.set_d_k(1000)
-    assert why.d_k == 980 and D_VALUES[why.position] == 980
+    assert why.d_k == 980 and why.d_k in D_VALUES
     why.set_d_k(5000)
-    assert why.d_k == 1024 and why.position == len(D_VALUES) - 1 and why.stats_index == len(why.stats.d_k) - 1
+    assert why.d_k == 1024 and why.position == SLIDER_STEPS and why.stats_index == len(why.stats.d_k) - 1
     raw, scaled = why.example
     assert raw.max() > 0.9 and scaled.max() < raw.max()
     assert why.stats.entropy_raw[-1] < 0.5 * why.stats.entropy_scaled[-1]

@@ -130,3 +130,31 @@ def test_the_state_offers_the_theme_s_colour_maps():
     from explorer.ui.panels.captioning.state import COLOUR_MAPS
 
     assert COLOUR_MAPS == theme.SEQUENTIAL_NAMES  # the state cannot import the (Qt) theme; they must agree
+
+
+def test_a_hugging_face_folder_shows_its_cross_attention_per_word(panel, hf_folder, wait_for_tasks, qtbot):
+    """VisionEncoderDecoder and BLIP alike: the head box appears, each word has its map, a head changes it."""
+    from hf_captioners import images  # the shared tiny models' pictures (see conftest.py)
+
+    from explorer.engine.captioning.loading import load
+
+    engine = load(hf_folder)
+    picture = next(im for im in images() if len(engine.caption(im, beam_size=3).words) >= 2)
+    panel.context.set_image(picture.resize((256, 256)), "square")
+    wait_for_tasks()
+    panel.state.load_model(hf_folder)
+    wait_for_tasks()
+    state = panel.state
+    assert state.main.kind == "transformer" and not errors.MESSAGES
+    assert panel.head_combo.isVisible() and panel.head_combo.count() == 1 + 2 * 3
+    assert panel.beam_spin.value() == 3 == state.trace.beam_size  # the model's own beam
+    assert "generation config" in panel.attention_note.text() and "score" in panel.beams.horizontalHeaderItem(1).text()
+    assert [b.text() for b in panel.chips.buttons] == state.trace.words and state.trace.words
+    assert state.trace.alphas.shape[1:] == (4, 4)
+    mean = panel.current_overlay().copy()
+    index = panel.head_index(1, 0)
+    assert panel.head_combo.itemText(index) == "layer 2, head 1"
+    panel.head_combo.setCurrentIndex(index)
+    wait_for_tasks()
+    assert (state.layer, state.head) == (1, 0) and panel.head_combo.currentIndex() == index  # the box stays on it
+    assert not np.array_equal(panel.current_overlay(), mean)

@@ -14,6 +14,7 @@ from explorer.assets import resource_path
 from explorer.engine.captioning.loading import bundled_path
 from explorer.engine.infra import scenes
 from explorer.engine.infra.images import load_image
+from explorer.ui.panels.captioning import describe
 from explorer.ui.panels.captioning.state import COLOUR_MAPS, CaptioningState, sharpest_word
 from explorer.ui.panels.state import restore_settings, settings_of
 
@@ -68,7 +69,7 @@ def test_the_bundled_captioners_start_on_a_generated_scene_and_caption_it_with_b
     assert state.trace is None  # the app's image comes back through set_image, as the context does
     state.set_image(state.scene.image, state.scene_name)
     assert state.trace.words and state.classic_trace.words and state.scene is not None
-    assert state.status == f"attention: {len(state.trace.words)} words, beam 3"
+    assert state.status.startswith(f"attention: {len(state.trace.words)} words, beam 3 · BLEU-4 against the scene's caption ")
 
 
 def test_a_new_caption_starts_on_the_sharpest_word_with_every_word_revealed():
@@ -273,38 +274,12 @@ def test_settings_round_trip_and_damaged_values_are_ignored():
     assert COLOUR_MAPS[0] == CaptioningState().cmap
 
 
-# -- a Hugging Face decoder's cross-attention ------------------------------------------------------
-WORDS = ["<s>", "</s>", "a", "cat", "dog", "on", "the", "mat"]
-
-
-@pytest.fixture(scope="module")
-def tiny_folder(tmp_path_factory):
-    """A random ViT + GPT-2 VisionEncoderDecoder with 2 layers of 2 heads, built from configs."""
-    transformers = pytest.importorskip("transformers")
-    import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers
-
-    folder = tmp_path_factory.mktemp("tiny-captioner")
-    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="<s>"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    transformers.PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>",
-                                         unk_token="<s>").save_pretrained(folder)
-    encoder = transformers.ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=1,
-                                     num_attention_heads=2, intermediate_size=64)
-    decoder = transformers.GPT2Config(vocab_size=len(WORDS), n_positions=40, n_embd=32, n_layer=2, n_head=2,
-                                      add_cross_attention=True, is_decoder=True, bos_token_id=0, eos_token_id=1)
-    config = transformers.VisionEncoderDecoderConfig.from_encoder_decoder_configs(encoder, decoder)
-    config.decoder_start_token_id, config.eos_token_id, config.pad_token_id = 0, 1, 1
-    torch.manual_seed(0)
-    transformers.VisionEncoderDecoderModel(config=config).save_pretrained(folder)
-    transformers.ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(folder)
-    return folder
-
-
-def test_a_hugging_face_decoder_offers_each_layer_and_head(tiny_folder):
+# -- Hugging Face captioners (the tiny random ones of tests/engine/captioning/hf_captioners.py) ----------------
+def test_a_hugging_face_decoder_offers_each_layer_and_head(hf_folder):
     state = scene_state()
     assert state.attention_choices == []  # the bundled decoder has one map per word, nothing to choose
-    state.load_model(tiny_folder)
+    state.load_model(hf_folder)
+    assert state.main.kind == "transformer" and state.trace.alphas.shape[1:] == (4, 4)
     labels = [label for label, _layer, _head in state.attention_choices]
     assert labels[0] == "mean of all layers and heads" and len(labels) == 1 + 2 * (1 + 2)
     assert "layer 2, head 1" in labels
@@ -312,15 +287,43 @@ def test_a_hugging_face_decoder_offers_each_layer_and_head(tiny_folder):
     state.choose_attention(1, 0)
     assert (state.layer, state.head) == (1, 0) and state.trace is not mean
     assert state.main.stepper.layer == 1 and state.main.stepper.head == 0
-    assert not np.allclose(state.trace.alphas[:1], mean.alphas[:1])
+    assert state.trace.tokens == mean.tokens and not np.allclose(state.trace.alphas, mean.alphas)
 
 
-def test_the_remembered_layer_and_head_apply_where_the_decoder_has_them(tiny_folder):
+def test_a_hugging_face_model_brings_its_beam_and_says_how_it_searches(hf_folder):
+    runner = HeldRunner()
+    state = CaptioningState(runner=runner, beam_size=5, rng=np.random.default_rng(0))
+    state.set_image(a_photo(), "photo")
+    state.load_model(hf_folder)
+    runner.jobs[-1].finish()  # the model opens: its generation config asks for beam 3
+    assert state.beam_size == 3
+    captions = [job for job in runner.jobs[1:] if not job.cancelled]
+    assert len(captions) == 1, "one caption for the new model and its beam, not two"
+    captions[0].finish()
+    assert state.trace.beam_size == 3 and "length^0.6" in state.trace.rule
+    assert state.status.startswith(f"{state.main.name}: {len(state.trace.words)} words, beam 3 (score = ")
+    text = describe.attention_text(state.main)
+    assert "generation config: beam 3, at most 9 tokens" in text and "no repeated 2-grams" in text
+    caption, _tip, score, score_tip = describe.beam_texts(state.trace.alternatives[0], state.trace.rule)
+    assert score == f"{state.trace.alternatives[0].score:.3f}" and "generation config" in score_tip
+
+
+def test_the_remembered_layer_and_head_apply_where_the_decoder_has_them(ved_folder):
     state = scene_state()
     state.layer, state.head = 1, 1  # as restored from the settings
-    state.load_model(tiny_folder)
+    state.load_model(ved_folder)
     assert (state.main.stepper.layer, state.main.stepper.head) == (1, 1)
     state.layer, state.head = 5, None  # a bigger model's choice: this one shows the mean
-    state.load_model(tiny_folder)
+    state.load_model(ved_folder)
     assert (state.layer, state.head) == (None, None)
     assert (state.main.stepper.layer, state.main.stepper.head) == (None, None)
+
+
+def test_on_a_generated_scene_the_status_gives_the_caption_s_bleu():
+    from explorer.engine.captioning.metrics import sentence_bleu
+
+    state = scene_state()
+    bleu = sentence_bleu([state.scene.words], state.trace.words)
+    assert state.scene_bleu() == bleu and f"BLEU-4 against the scene's caption {bleu:.2f}" in state.status
+    state.set_image(a_photo(), "photo")
+    assert state.scene_bleu() is None and "BLEU" not in state.status

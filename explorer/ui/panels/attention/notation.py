@@ -1,0 +1,32 @@
+"""Subscripts as people write them: "W_Q" on screen becomes W with a subscript Q, never a raw underscore.
+
+A raw ``W_Q`` in a tab or a small label loses its underscore to the clipped
+baseline and reads "W Q". Text for a rich-text widget (labels, map titles)
+goes through :func:`rich`; text for a plain-text one (tab titles, check boxes)
+uses Unicode subscripts where they exist (ₖ, ᵥ) or a rich label put in its place
+(:func:`rich_tab`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from PyQt6.QtWidgets import QLabel, QTabBar, QTabWidget
+
+#: A letter, an underscore and a subscript: "W_Q", "d_k", "n_q", "d_head" (not "some_word" inside a name).
+RAW_NOTATION = re.compile(r"(?<![A-Za-z0-9_])([A-Za-z])_([A-Za-z0-9]+)")
+
+
+def rich(text: str) -> str:
+    """``text`` with every raw subscript written as ``<sub>…</sub>`` (for widgets that show rich text)."""
+    return RAW_NOTATION.sub(r"\1<sub>\2</sub>", text)
+
+
+def rich_tab(tabs: QTabWidget, index: int, text: str) -> QLabel:
+    """Show tab ``index``'s title as rich text (a tab bar draws only plain text); returns the label."""
+    label = QLabel(rich(text))
+    label.setContentsMargins(2, 0, 2, 0)
+    tabs.setTabText(index, "")
+    tabs.setTabToolTip(index, text.replace("_", ""))
+    tabs.tabBar().setTabButton(index, QTabBar.ButtonPosition.LeftSide, label)
+    return label
