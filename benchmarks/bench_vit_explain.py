@@ -175,6 +175,14 @@ def main() -> int:
     print(f"logit lens ({cfg.depth + 1} layers × {trace.layout.total} tokens): {lens * 1000:6.0f} ms")
     print(f"all heads at a glance ({heads} maps, JS distances, clustering): {overview * 1000:6.0f} ms")
     print(f"one traced forward, for scale: {traced * 1000:6.0f} ms")
+    from PIL import Image
+
+    from explorer.ui.panels.vit.result import compute_result
+
+    photo = Image.open(Path(__file__).resolve().parent.parent / "resources" / "images" / "chelsea.png").convert("RGB")
+    mask = ab.head_mask(cfg.depth, cfg.heads, [(cfg.depth - 1, 0)])
+    switched, _ = timed(lambda: compute_result(model, photo, None, head_mask=mask), args.repeats)
+    print(f"a head switched off → the panel's whole result again (worker thread): {switched * 1000:6.0f} ms")
     return 0
 
 

@@ -52,3 +52,11 @@ def test_shortcuts_list_the_menus_and_the_panels_keys(window):
     text = window.show_shortcuts().browser.toPlainText()
     for expected in ("F1", "Ctrl+O", "Ctrl+E", "Next panel", "play / pause"):
         assert expected in text
+
+
+def test_the_vit_guide_says_what_each_method_answers_and_where_it_misleads():
+    vit = GUIDES["vit"]
+    for method in ("Relevance", "rollout", "Head ablation", "All heads at a glance", "logit lens"):
+        assert method in vit.methods, method
+    assert "<h3>What each method answers</h3>" in vit.html()
+    assert "What each method answers" not in GUIDES["rnn"].html()  # a guide without the part leaves it out

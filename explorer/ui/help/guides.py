@@ -19,13 +19,16 @@ class Guide:
     shows: str  # what the panel shows
     read: str  # how to read it
     misleads: str  # where it misleads
+    methods: str = ""  # optional: what each of the panel's methods answers, and where each misleads
 
     def html(self) -> str:
+        methods = f"<h3>What each method answers</h3><p>{self.methods}</p>" if self.methods else ""
         return (
             f"<h2>{self.title}</h2>"
             f"<h3>What it shows</h3><p>{self.shows}</p>"
             f"<h3>How to read it</h3><p>{self.read}</p>"
             f"<h3>Where it misleads</h3><p>{self.misleads}</p>"
+            f"{methods}"
         )
 
 
@@ -70,7 +73,9 @@ GUIDES: dict[str, Guide] = {
             "A Vision Transformer's six steps on your image: the patch grid, the patches as a sequence, the "
             "linear embedding, the position embeddings, the class token, and the encoder's attention at any "
             "layer and head, with rollout, mean attention distance and the top-5 predictions. Extra tokens "
-            "(registers, a distillation token) are shown as what they are.",
+            "(registers, a distillation token) are shown as what they are. Then token norms (step 7), and "
+            "beyond raw attention: relevance beside rollout (8), heads switched off and head importance (9), "
+            "every head at a glance (10) and the logit lens (11).",
             "Click a patch to follow it through the steps. In step 4 a patch's cosine-similarity map shows "
             "that learned position embeddings encode where patches sit. In step 6 pick a layer and head and a "
             "query ([CLS] or a clicked patch): the map is that query's attention row over the patch grid.",
@@ -79,6 +84,19 @@ GUIDES: dict[str, Guide] = {
             "discard ratio are heuristics. Maps scaled per head to their own range make weak heads look as "
             "strong as strong ones — the raw range is shown beside each map. The bundled model knows only "
             "generated scenes of a red and a blue shape; on a photo its prediction is meaningless.",
+            "Steps 8–11 go beyond raw attention. <b>Raw attention</b> (step 6) answers “where did this token look "
+            "in this layer?”; <b>rollout</b> “where could information have come from, through every layer?” — the "
+            "same for every class. <b>Relevance</b> (Chefer et al.: each head's attention weighed by the gradient of "
+            "the chosen class's logit, positive part, accumulated R ← R + Ē·R) and <b>gradient rollout</b> answer "
+            "“which patches does <i>this</i> answer depend on?”; they are first-order (a gradient is local) and "
+            "ignore the MLPs' own contribution, so a patch can matter without lighting up. <b>Head ablation</b> "
+            "(step 9) answers “what does the answer lose without this head?” by zeroing it; single-head drops "
+            "underestimate heads that back each other up, and a zeroed head is an input the model never saw in "
+            "training. <b>All heads at a glance</b> (step 10) shows every head's map for one query and groups "
+            "similar ones by Jensen–Shannon distance: similar maps for one query need not mean similar heads. "
+            "The <b>logit lens</b> (step 11) reads each layer through the final norm and head: it shows when the "
+            "answer becomes readable, but early layers were never trained for that head, so a low probability "
+            "there means “not in this basis yet” as much as “not known”.",
         ),
         Guide(
             "captioning", "Captioning", "Captioning: a sequence of words out, and where the model looked",
