@@ -106,6 +106,47 @@ def timm_relevance(model, pixels: torch.Tensor, target: int) -> torch.Tensor:
     return r
 
 
+def timm_masked_logits(model, pixels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """timm's logits with the heads ``mask`` (depth, heads) marks 0 zeroed before ``attn.proj``."""
+    heads = model.blocks[0].attn.num_heads
+
+    def zero(layer):
+        def pre(_module, inputs):
+            y = inputs[0].reshape(*inputs[0].shape[:-1], heads, -1) * mask[layer, :, None]
+            return (y.flatten(-2),)
+        return pre
+
+    handles = [b.attn.proj.register_forward_pre_hook(zero(i)) for i, b in enumerate(model.blocks)]
+    try:
+        with torch.no_grad():
+            return model(pixels)
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def parity(reference, model, pixels: torch.Tensor, trace, target: int, top5: list[int]) -> None:
+    """Max |Δ| of the four explanations against the reference on these weights (printed for the README)."""
+    cfg = model.config
+    print("\nparity on these weights (max |Δ|):")
+    r_ref = timm_relevance(reference, pixels, target)
+    ours = rl.relevance(model.net, pixels, target)
+    print(f"  Chefer R vs the rule written out on timm's hooked attention: {float((ours.chefer - r_ref).abs().max()):.1e}"
+          f" (R up to {float(r_ref.abs().max()):.3g})")
+    second = top5[1]
+    r2 = rl.relevance(model.net, pixels, second)
+    print(f"  … for the second class: {float((r2.chefer - timm_relevance(reference, pixels, second)).abs().max()):.1e};"
+          f" its [CLS] row differs from the top class's by up to {float((r2.chefer[0] - ours.chefer[0]).abs().max()):.2g}")
+    mask = ab.head_mask(cfg.depth, cfg.heads, [(cfg.depth // 2, h) for h in range(cfg.heads)] + [(1, 2), (cfg.depth - 1, 0)])
+    switched = model.trace(pixels, mask)
+    print(f"  logits, a whole layer and two more heads off, vs timm with those heads zeroed before proj: "
+          f"{float((switched.logits - timm_masked_logits(reference, pixels, mask)).abs().max()):.1e}")
+    lens = ll.logit_lens(model.net, trace.tokens, top5)
+    print(f"  logit lens, last layer's read-out vs the model's probabilities: "
+          f"{float((torch.from_numpy(lens.readout[-1]) - trace.probabilities[0]).abs().max()):.1e}"
+          f"; settles at layer {lens.settled}")
+
+
 def timed(fn, repeats: int) -> tuple[float, object]:
     times, out = [], None
     for _ in range(repeats):
@@ -121,6 +162,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--skip-naive", action="store_true", help="leave out the slow full-forward variants")
+    parser.add_argument("--parity-only", action="store_true", help="only the parity figures, no timing")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     import timm
@@ -139,6 +181,9 @@ def main() -> int:
     print(f"ViT-S/16 at {args.size} px ({trace.layout.total} tokens, {cfg.depth} layers × {cfg.heads} heads = {heads}), "
           f"torch {torch.__version__}, timm {timm.__version__}, {args.threads} thread(s), median of {args.repeats}")
 
+    parity(reference, model, pixels, trace, target, top5)
+    if args.parity_only:
+        return 0
     rows: dict[str, list[float]] = {}
     results: dict[str, object] = {}
     variants = {
