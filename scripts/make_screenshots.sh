@@ -15,3 +15,7 @@ for panel in attention vit; do
   python -m explorer "$image" --panel "$panel" --theme dark --size 1280x800 \
     --settings "$settings" --screenshot "$out/$panel-dark.png"
 done
+# The ViT panel's steps 8-11 (relevance, head ablation, all heads, logit lens) at 1280x720.
+for theme in light dark; do
+  PYTHONPATH=. python scripts/screenshot_vit_explain.py "$out" --theme "$theme"
+done

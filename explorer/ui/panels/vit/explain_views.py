@@ -41,7 +41,7 @@ class ClassBox(QComboBox):
         self.state = state
         self.setToolTip("The class whose logit is explained (any of the top-5)")
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.setMinimumContentsLength(12)  # ImageNet names run to 40 letters: the list shows them whole
+        self.setMinimumContentsLength(20)  # ImageNet names run to 40 letters: the open list shows them whole
         self._indices: list[int] = []
         self.currentIndexChanged.connect(self._chosen)
         for name in ("result", "explain_class"):

@@ -42,7 +42,7 @@ class LensPage(Page):
         controls = QHBoxLayout()
         self.classes = ClassBox(state)
         self.layer = QSlider(Qt.Orientation.Horizontal)
-        self.layer.setMinimumWidth(110)
+        self.layer.setMinimumWidth(90)
         self.layer.valueChanged.connect(lambda _v: self.redraw())
         self.layer_label = QLabel()
         self.scale = QComboBox()
@@ -171,7 +171,8 @@ class LensPage(Page):
             if line not in plot.items:
                 plot.addItem(line)
         shown = [lens.readout[:, target], lens.readout[:, final], mean_patch]
-        self.plot.setYRange(0, max(1e-3, max(float(v.max()) for v in shown)) * 1.08, padding=0)
+        # headroom above the curves for the legend in the top-left corner
+        self.plot.setYRange(0, max(1e-3, max(float(v.max()) for v in shown)) * 1.3, padding=0)
         plot.getAxis("bottom").setTicks([[(int(i), str(int(i))) for i in x]])
         self.plot.setXRange(-0.3, len(x) - 0.7, padding=0)
         self.plot.setTitle(f"Prediction settles at layer {lens.settled} (dotted line)")
