@@ -15,18 +15,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ROOT / "tests"
 
-#: Folders being brought under these rules in parallel work; remove each once it complies.
-PENDING: tuple[str, ...] = (
-    "tests/engine/attention",
-    "tests/engine/captioning",
-    "tests/engine/vit",
-    "tests/ui/panels/attention",
-    "tests/ui/panels/captioning",
-    "tests/ui/panels/vit",
-    "tests/ui/widgets",
-)
-
-
 def _name(node: ast.AST) -> str:
     """``a.b.c`` for an attribute chain or a name, else ''."""
     if isinstance(node, ast.Name):
@@ -87,14 +75,8 @@ def test_every_test_file_follows_the_rules():
     broken = {}
     for path in suite_files():
         relative = path.relative_to(ROOT).as_posix()
-        if relative.startswith(PENDING):
-            continue
         found = offences(path.read_text(encoding="utf-8"))
         if found:
             broken[relative] = found
     assert not broken, "\n".join(f"{p}:{line}: {what}" for p, rows in broken.items() for line, what in rows)
 
-
-def test_pending_folders_exist():
-    """A folder listed as pending that no longer exists is a stale entry."""
-    assert all((ROOT / folder).is_dir() for folder in PENDING), [f for f in PENDING if not (ROOT / f).is_dir()]

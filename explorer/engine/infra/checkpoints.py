@@ -14,6 +14,7 @@ file is enough to rebuild the model.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,16 @@ CONFIG_KEY = "config"
 
 class CheckpointError(ValueError):
     """A weight file could not be read, or does not hold what was expected."""
+
+
+def _refused_object(exc: Exception) -> str:
+    """The object torch refused (" (it holds builtins.exec)"), or "".
+
+    Only that part of torch's message is passed on: the rest advises
+    ``weights_only=False``, which is the one thing this app never does.
+    """
+    match = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+    return f" (it holds {match.group(1)})" if match else ""
 
 
 def load_state_dict(path: str | Path) -> dict[str, Any]:
@@ -164,7 +175,7 @@ def _load_torch(path: Path) -> dict[str, Any]:
         raise CheckpointError(
             f"{path.name}: refused: the file holds pickled Python objects, not only tensors, "
             "and loading it could run code. Save a state_dict (model.state_dict()) or "
-            f"a safetensors file instead. ({str(exc).splitlines()[0]})"
+            f"a safetensors file instead.{_refused_object(exc)}"
         ) from exc
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:
         first = (str(exc).splitlines() or [type(exc).__name__])[0]

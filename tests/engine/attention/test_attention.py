@@ -243,7 +243,7 @@ def test_why_scale_statistics():
     raw, scaled = why_scale_example(512)
     assert raw.max() > 0.9 and scaled.max() < raw.max()
     assert entropy(torch.tensor([0.5, 0.5, 0.0])).item() == pytest.approx(math.log(2))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="d_k must lie between 1 and 4096"):
         why_scale([0])
 
 

@@ -57,7 +57,7 @@ def test_maps_formed_on_demand_equal_the_written_out_weights(seed):
     torch.testing.assert_close(trace.attentions[-1], expected[-1], atol=1e-6, rtol=1e-5)
     assert [a.shape for a in trace.attentions[1:]] == [(4, 19, 19)] * 2
     assert trace.attentions[2] is trace.attentions[2]  # kept, not recomputed
-    with pytest.raises(IndexError):
+    with pytest.raises(IndexError, match="layer 3 out of range for 3 layers"):
         trace.attentions[3]
 
 

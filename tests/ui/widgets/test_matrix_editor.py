@@ -147,9 +147,9 @@ def test_set_matrix_emit_resize_and_limits(qtbot, editor):
     np.testing.assert_array_equal(editor.matrix(), expected)
     editor.resize_matrix(100, 0)
     assert editor.shape() == (64, 1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="NaN or infinity"):
         editor.set_matrix(np.array([[np.nan]]))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"shape \(65, 2\) is outside 1…64"):
         editor.set_matrix(np.zeros((65, 2)))
 
 
@@ -178,7 +178,7 @@ def test_parse_and_format():
     assert parse_number(" -1.5 ") == -1.5
     assert parse_number("−2") == -2.0
     for bad in ("abc", "nan", "inf", "1e999"):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=f"“{bad}” is not a"):
             parse_number(bad)
     assert format_value(0.70710678) == "0.707"
     assert format_value(-2.0) == "-2"

@@ -64,7 +64,7 @@ def test_an_engine_error_is_reported_and_the_last_result_kept():
     state.qkv.edit("q", np.ones((1, 3)))  # d_k 3 against keys of d_k 2
     assert errors and errors[0][0] == "Attention" and isinstance(errors[0][1], ValueError)
     assert state.qkv.view is before
-    with pytest.raises(ValueError):  # no one to tell: the error reaches the caller
+    with pytest.raises(ValueError, match=r"Q must keep its shape \(1, 2\), got \(1, 3\)"):  # no one to tell: the error reaches the caller
         AttentionState().qkv.edit("q", np.ones((1, 3)))
 
 
