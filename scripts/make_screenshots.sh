@@ -16,6 +16,7 @@ for panel in attention vit; do
     --settings "$settings" --screenshot "$out/$panel-dark.png"
 done
 # The ViT panel's steps 8-11 (relevance, head ablation, all heads, logit lens) at 1280x720.
-for theme in light dark; do
-  PYTHONPATH=. python scripts/screenshot_vit_explain.py "$out" --theme "$theme"
+for theme in light:both dark:scene; do
+  models=${theme#*:}; theme=${theme%:*}
+  PYTHONPATH=. python scripts/screenshot_vit_explain.py "$out" --theme "$theme" --models "$models"
 done

@@ -2,17 +2,15 @@
 
 The ViT-S is ``timm.create_model('vit_small_patch16_224', pretrained=False)`` saved as
 safetensors in a temporary folder (no download). Step 9 is shown with two heads
-switched off and the head importance computed. The PNGs are stored with a
-256-colour palette to keep the repository small::
+switched off and the head importance computed::
 
-    PYTHONPATH=. python scripts/screenshot_vit_explain.py [OUT_DIR] [--theme light|dark]
+    PYTHONPATH=. python scripts/screenshot_vit_explain.py [OUT_DIR] [--theme light|dark] [--models both|photo|scene]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,19 +31,12 @@ def random_vit_small(folder: Path) -> Path:
     return save_model(folder / "vit_small_patch16_224-random.safetensors", model.state_dict(), {})
 
 
-def small(path: Path) -> None:
-    """Rewrite the PNG with a 256-colour palette (no dithering): a third of the size, text still crisp."""
-    from PIL import Image
-
-    with Image.open(path) as image:
-        palette = image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-    palette.save(path, optimize=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", nargs="?", default=str(ROOT / "docs" / "screenshots"))
     parser.add_argument("--theme", default="light", choices=("light", "dark"))
+    parser.add_argument("--models", default="both", choices=("both", "photo", "scene"),
+                        help="the random ViT-S on a photo, the bundled model on a scene, or both")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -77,9 +68,10 @@ def main() -> None:
     window.set_panel("vit")
     settle()
     panel = window.current_page().panel
-    for name, load in (("vit-s-photo", lambda: (window.open_path(ROOT / "resources" / "images" / "chelsea.png",
-                                                                 background=False), panel.load_model(weights))),
-                       ("bundled-scene", lambda: (panel.load_model("shapes"), panel.load_sample_scene()))):
+    runs = {"photo": ("vit-s-photo", lambda: (window.open_path(ROOT / "resources" / "images" / "chelsea.png",
+                                                               background=False), panel.load_model(weights))),
+            "scene": ("bundled-scene", lambda: (panel.load_model("shapes"), panel.load_sample_scene()))}
+    for name, load in [run for key, run in runs.items() if args.models in (key, "both")]:
         load()
         settle()
         state = panel.state
@@ -96,7 +88,6 @@ def main() -> None:
                 settle()
             path = out / f"vit-{view}-{name}-{args.theme}.png"
             window.grab().save(str(path))
-            small(path)
             print(f"saved {path}")
         state.set_heads_off(())
         settle()
