@@ -113,7 +113,7 @@ class AblationPage(Page):
         if result is None:
             self.importance.set_data(np.full((len(rows), len(cols)), np.nan), row_labels=rows, col_labels=cols,
                                      levels=(-1.0, 1.0))
-            self.importance.set_title("Head importance: press “Compute head importance” (a forward per head, "
+            self.importance.set_title("Head importance: press “Compute importance” (a forward per head, "
                                       "in the background)")
             return
         self.importance.set_data(result.drop, row_labels=rows, col_labels=cols)

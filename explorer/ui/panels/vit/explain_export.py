@@ -58,7 +58,7 @@ def comparison(path: str | Path, maps: Sequence[ExplainMap | None]) -> Path:
 def importance(path: str | Path, result: HeadImportance | None, off: Sequence[tuple[int, int]]) -> Path:
     """NPY: (depth, heads) drop; CSV: layer, head (1-based), switched off, drop, measure."""
     if result is None:
-        raise ValueError("nothing to export yet: press “Compute head importance” first.")
+        raise ValueError("nothing to export yet: press “Compute importance” first.")
     path, kind = _kind(path)
     if kind == ".npy":
         np.save(path, result.drop.astype(np.float32))

@@ -141,7 +141,7 @@ def test_exports_write_arrays_and_tables(state, tmp_path):
         rows = list(csv.reader(handle))
     assert rows[0][:3] == ["patch", "row", "col"] and len(rows) == 65
     assert float(rows[10][5]) == pytest.approx(float(state.comparison[2].values.reshape(-1)[9]), rel=1e-6)
-    with pytest.raises(ValueError, match="press “Compute head importance” first"):
+    with pytest.raises(ValueError, match="press “Compute importance” first"):
         state.export_importance(tmp_path / "imp.npy")
     state.compute_importance()
     np.testing.assert_allclose(np.load(state.export_importance(tmp_path / "imp.npy")), state.importance.drop, atol=1e-6)
