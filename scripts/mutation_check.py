@@ -74,6 +74,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation("attention.scale-by-d_v", CORE, "factor = 1.0 / math.sqrt(q.shape[-1])", "factor = 1.0 / math.sqrt(v.shape[-1])", ATTENTION),
     Mutation("attention.softmax-without-max", CORE, "e = torch.exp(x - safe_max)", "e = torch.exp(x)", ATTENTION),
     Mutation("attention.softmax-axis", CORE, "total = e.sum(dim=-1, keepdim=True)", "total = e.sum(dim=-2, keepdim=True)", ATTENTION),
+    Mutation("attention.torch-softmax-axis", CORE, "weights = torch.softmax(x, dim=-1)", "weights = torch.softmax(x, dim=-2)", ATTENTION),
     Mutation("attention.mask-inverted", CORE, "x = logits if allowed is None else torch.where(allowed, logits, neg_inf)",
              "x = logits if allowed is None else torch.where(~allowed, logits, neg_inf)", ATTENTION),
     Mutation("attention.masked-row-nan", CORE,

@@ -147,10 +147,17 @@ def test_stable_for_huge_finite_inputs(magnitude):
 
 
 def test_softmax_handles_infinite_logits():
-    logits = torch.tensor([[math.inf, 1.0, math.inf], [0.0, -math.inf, 0.0]], dtype=torch.float64)
-    weights, masked = stable_softmax(logits, torch.ones(2, 3, dtype=torch.bool))
-    torch.testing.assert_close(weights, torch.tensor([[0.5, 0, 0.5], [0.5, 0, 0.5]], dtype=torch.float64))
-    assert not masked.any()
+    """+inf splits the weight among its keys; in the same call a row whose exp would overflow
+    without the max subtracted, and a row with every key masked (weights 0, flagged)."""
+    logits = torch.tensor(
+        [[math.inf, 1.0, math.inf], [800.0, -math.inf, 799.0], [0.0, 5.0, 1.0]], dtype=torch.float64
+    )
+    allowed = torch.tensor([[True, True, True], [True, True, True], [False, False, False]])
+    weights, masked = stable_softmax(logits, allowed)
+    near = 1.0 / (1.0 + math.exp(-1.0))  # 800 against 799
+    expected = torch.tensor([[0.5, 0, 0.5], [near, 0, 1 - near], [0, 0, 0]], dtype=torch.float64)
+    torch.testing.assert_close(weights, expected)
+    assert masked.tolist() == [False, False, True]
 
 
 def test_inputs_lists_numpy_tensors_agree_and_bad_input_is_refused():
