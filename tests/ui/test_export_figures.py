@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from explorer.ui.export import export_figure, figures_in
-from explorer.ui.export_dialog import ExportDialog, file_stem
+from explorer.ui.export_dialog import file_stem
 from explorer.ui.panels import PANELS
 
 

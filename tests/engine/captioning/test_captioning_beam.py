@@ -112,7 +112,7 @@ def test_a_wider_beam_can_lose_to_a_narrower_one():
 def test_early_stopping_true_stops_once_the_beam_has_finished():
     """transformers' ``early_stopping=True``: the first k finished captions are final, even if a live one
     would have beaten them; ``"never"`` keeps searching and finds the best."""
-    found = 0
+    found = wide_enough = 0
     for seed in SEEDS:
         model, max_words = decoder(seed)
         rule = SearchRule(length_penalty=1.0, early_stopping="never")
@@ -120,8 +120,13 @@ def test_early_stopping_true_stops_once_the_beam_has_finished():
         eager = beam_search(model, None, 2, max_words, rule=SearchRule(length_penalty=1.0, early_stopping=True))
         patient = beam_search(model, None, 2, max_words, rule=rule)
         assert eager[0].score <= patient[0].score + 1e-12, seed
+        assert patient[0].score <= truth.best_score + 1e-9, seed
+        if truth.width <= 2:  # wide enough: "never" finds the best caption
+            assert tuple(patient[0].tokens) == truth.best, seed
+            wide_enough += 1
         found += eager[0].score < patient[0].score - 1e-9
     assert found >= 3, found
+    assert wide_enough >= len(SEEDS) // 2, wide_enough
 
 
 def test_banned_words_never_appear():

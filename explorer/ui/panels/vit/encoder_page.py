@@ -237,7 +237,7 @@ class EncoderPage(Page):
 
     # -- drawing ----------------------------------------------------------------------------------
     def show(self, result: ViTResult, selected: int) -> None:
-        cfg, layout = result.model.config, self.state.layout
+        cfg = result.model.config
         self._fill(self.layer, [f"layer {i + 1}" for i in range(cfg.depth)])
         self._fill(self.head, ["mean of heads"] + [f"head {h + 1}" for h in range(cfg.heads)])
         self._fill(self.query, [label for label, _value in self._queries()])

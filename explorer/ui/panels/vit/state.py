@@ -39,7 +39,7 @@ from explorer.engine.vit import heads_overview as ho
 from explorer.engine.vit import relevance as rl
 from explorer.engine.vit.tasks import CLASS_NAMES, render_scene
 from explorer.ui.panels.state import Runner, hold_events, identity_fields, persisted, run_now
-from explorer.ui.panels.vit.attention_rules import HOVER_HINT, AttentionRules
+from explorer.ui.panels.vit.attention_rules import AttentionRules
 from explorer.ui.panels.vit.explain_maps import MAP_SCALES
 from explorer.ui.panels.vit.explain_rules import ExplainRules
 from explorer.ui.panels.vit.maps import AttentionMap

@@ -18,7 +18,8 @@ from explorer.engine import vit
 from explorer.engine.vit import analysis as va
 from explorer.engine.vit.tasks import render_scene
 from explorer.ui.panels.state import restore_settings, run_now, settings_of
-from explorer.ui.panels.vit.state import HOVER_HINT, Selection, TokenLayout, ViTState
+from explorer.ui.panels.vit.attention_rules import HOVER_HINT
+from explorer.ui.panels.vit.state import Selection, TokenLayout, ViTState
 
 
 @pytest.fixture(scope="module")
