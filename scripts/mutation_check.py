@@ -63,6 +63,8 @@ VIT_MODEL = "explorer/engine/vit/model.py"
 VIT_ANALYSIS = "explorer/engine/vit/analysis.py"
 VIT_RESAMPLE = "explorer/engine/vit/resample.py"
 VIT_BLOCKS = "explorer/engine/vit/blocks.py"
+VIT_RELEVANCE = "explorer/engine/vit/relevance.py"
+VIT_LENS = "explorer/engine/vit/logit_lens.py"
 VIDEO_MODELS = "explorer/engine/video/models.py"
 LOOP = "explorer/engine/training/loop.py"
 SEARCH = "explorer/engine/captioning/search.py"
@@ -125,6 +127,15 @@ MUTATIONS: tuple[Mutation, ...] = (
              "return a / a.sum(dim=-1, keepdim=True)  # (T, T)", "return a / a.sum(dim=-1)  # (T, T)", VIT),
     Mutation("vit.rollout-multiplied-the-wrong-way", VIT_ANALYSIS,
              "result = a if result is None else a @ result", "result = a if result is None else result @ a", VIT),
+    Mutation("vit.relevance-negative-kept", VIT_RELEVANCE,
+             "e = (g.double() * a.double()).clamp_min(0).mean(dim=0)", "e = (g.double() * a.double()).mean(dim=0)", VIT),
+    Mutation("vit.relevance-without-residual", VIT_RELEVANCE, "r = r + e @ r", "r = e @ r", VIT),
+    Mutation("vit.relevance-gradient-ignored", VIT_RELEVANCE,
+             "e = (g.double() * a.double()).clamp_min(0).mean(dim=0)", "e = a.double().clamp_min(0).mean(dim=0)", VIT),
+    Mutation("vit.head-switch-ignored", VIT_BLOCKS,
+             "out = out * head_mask.to(out.dtype).reshape(*head_mask.shape[:-1], self.heads, 1, 1)", "out = out", VIT),
+    Mutation("vit.lens-settles-at-the-first-agreement", VIT_LENS,
+             "while layer > 0 and top1[layer - 1] == top1[-1]:", "while layer > 0 and top1[layer - 1] != top1[-1]:", VIT),
     Mutation("vit.distance-not-renormalised", VIT_ANALYSIS,
              "return (weighted / mass).mean(dim=-1)  # (heads,)", "return weighted.mean(dim=-1)  # (heads,)", VIT),
     Mutation("checkpoints.pickle-allowed", "explorer/engine/infra/checkpoints.py",
