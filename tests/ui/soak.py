@@ -251,6 +251,24 @@ class RandomUser:
         if path:
             self.window.open_path(path, background=self.rng.random() < 0.5)
 
+    def stop_jobs(self) -> None:
+        """What a user does before walking away: cancel whatever still runs.
+
+        A training run goes on for as many steps as it was given (up to a million) and a
+        paused one waits for ever, so a session cannot just wait for the work to end.
+        """
+        from superqt.utils import WorkerBase
+
+        from explorer.ui.workers import Task
+
+        for page in self.window.pages:
+            cancel = getattr(getattr(page.panel, "state", None), "cancel", None)
+            if callable(cancel):
+                cancel()
+        for worker in list(WorkerBase._worker_set):
+            if isinstance(worker, Task):
+                worker.cancel()
+
     def close_boxes(self) -> None:
         for widget in QApplication.topLevelWidgets():
             if isinstance(widget, (QMessageBox, QDialog)) and widget.isVisible():

@@ -121,6 +121,8 @@ def normalise(images: torch.Tensor) -> torch.Tensor:
 class ViTPositionsTask(TrainTask):
     """Train the bundled ViT on :func:`generate_scenes` with cross-entropy."""
 
+    max_batch_size = 1024  # about 1.6 MB per image while training (measured): ≤ 2 GB
+
     name = "vit-shapes"
     title = "ViT: where is red relative to blue?"
 

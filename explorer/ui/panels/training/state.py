@@ -29,6 +29,7 @@ from explorer.engine.training.loop import (
     TrainProgress,
     TrainResult,
     TrainTask,
+    check_batch_size,
     save_trained,
     train,
 )
@@ -183,6 +184,7 @@ class TrainingState:
             threads=TRAIN_THREADS,
         )
         config.validate()
+        check_batch_size(entry.make(), config)
         return config
 
     # -- the run --------------------------------------------------------------------------------
