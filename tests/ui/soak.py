@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PIL import Image
-from PyQt6.QtCore import QModelIndex, QPoint, QPointF, Qt
+from PyQt6.QtCore import QEvent, QModelIndex, QPoint, QPointF, Qt
 from PyQt6.QtGui import QMouseEvent
 from PyQt6.QtTest import QTest
 from PyQt6.QtWidgets import (
@@ -125,6 +125,8 @@ class RandomUser:
         start = time.perf_counter()
         action()
         QApplication.processEvents()
+        # processEvents() leaves deleteLater() to the event loop, which this drive replaces: run them here
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
         elapsed = (time.perf_counter() - start) * 1000
         if elapsed > self.counts.longest_stall_ms:
             self.counts.longest_stall_ms = elapsed
@@ -146,6 +148,26 @@ class RandomUser:
         widget = self.rng.choice(widgets) if widgets else None
         self.last_target = describe(widget)
         return widget
+
+    def warm_up(self, settle) -> None:
+        """Build what is built once: every panel, every tab of each, the Models library dialog.
+
+        Counts taken afterwards then move only with what is shown, not with first visits.
+        ``settle()`` waits for the work a visit starts.
+        """
+        from explorer.ui import library
+        from explorer.ui.panels import PANELS
+
+        for spec in PANELS:
+            self.window.set_panel(spec.key)
+            settle()
+            for tabs in self.panel().findChildren(QTabWidget):
+                for index in range(tabs.count()):
+                    tabs.setCurrentIndex(index)
+                    settle()
+        library.show_library(self.window.context, "", self.window)
+        settle()
+        self.close_boxes()
 
     # -- actions ------------------------------------------------------------------------------------
     def switch_panel(self) -> None:
@@ -270,9 +292,12 @@ class RandomUser:
                 worker.cancel()
 
     def close_boxes(self) -> None:
+        """Close every box and dialog left open, and let the ones that delete themselves go."""
         for widget in QApplication.topLevelWidgets():
             if isinstance(widget, (QMessageBox, QDialog)) and widget.isVisible():
                 widget.close()
+        QApplication.processEvents()
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
 
 
 def describe(widget) -> str:
@@ -297,7 +322,23 @@ def widget_count() -> int:
 
 
 def plot_item_count(window) -> int:
-    return sum(len(view.scene().items()) for view in window.findChildren(pg.GraphicsView))
+    """pyqtgraph items in every view, less the cell labels each heatmap keeps for reuse.
+
+    A heatmap keeps the text items of the largest grid it annotated (at most
+    ``MAX_ANNOTATED_CELLS``, see :func:`largest_label_pool`), so those follow what was shown.
+    """
+    from explorer.ui.widgets.heatmap import Heatmap
+
+    pooled = {id(part) for heatmap in window.findChildren(Heatmap) for text in heatmap._texts
+              for part in (text, *text.childItems())}
+    return sum(1 for view in window.findChildren(pg.GraphicsView) for item in view.scene().items()
+               if id(item) not in pooled)
+
+
+def largest_label_pool(window) -> int:
+    from explorer.ui.widgets.heatmap import Heatmap
+
+    return max((len(heatmap._texts) for heatmap in window.findChildren(Heatmap)), default=0)
 
 
 def rss_mb() -> float:

@@ -42,6 +42,9 @@ class TrainTask:
     name: str = "task"
     #: Human title for menus.
     title: str = "Task"
+    #: What the model learns, in plain words for the Training panel ("" = the docstring's first
+    #: paragraph, which must then be plain text too).
+    description: str = ""
     #: The largest batch a run may use. Memory grows with the batch (activations kept for
     #: backpropagation): a task whose samples are large (clips, images) sets a bound that keeps
     #: one run within about 2 GB, so a typed 4096 gets a message instead of exhausting memory.

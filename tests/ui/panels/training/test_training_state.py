@@ -301,3 +301,14 @@ def test_pause_resume_and_cancel_from_the_gui_side(tmp_path):
     assert state.phase == "running"
     state.cancel()
     runner.deliver()
+
+
+def test_every_real_task_is_described_in_plain_words(tmp_path):
+    panels = {"rnn": "RNN", "vit": "ViT", "captioning": "Captioning", "video": "Video"}
+    state = TrainingState(tmp_path / "trained")
+    assert len(state.tasks) >= 8
+    for name, entry in state.tasks.items():
+        state.task = name
+        text, shown = state.task_info.rsplit("\n", 1)
+        assert len(text) > 30 and not any(mark in text for mark in ("`", ":func:", ":class:", "``")), (name, text)
+        assert shown == f"Shown in the {panels[entry.panel]} panel.", (name, shown)
