@@ -78,9 +78,14 @@ def main(actions: int = 10_000, seed: int = 20261201) -> None:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     from explorer.ui import errors
     from explorer.ui.main_window import MainWindow
-    from explorer.ui.panels import PANELS
     from explorer.ui.workers import active_tasks
-    from tests.ui.soak import RandomUser, file_pool, plot_item_count, rss_mb, widget_count
+    from tests.ui.soak import (
+        RandomUser,
+        file_pool,
+        plot_item_count,
+        rss_mb,
+        widget_count,
+    )
 
     folder = Path(tempfile.mkdtemp(prefix="bench-soak-"))
     window = MainWindow(settings=QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat))
@@ -94,9 +99,7 @@ def main(actions: int = 10_000, seed: int = 20261201) -> None:
     user.answer_dialogs(Answers())
     uncaught = []
     sys.excepthook = lambda kind, exc, tb: uncaught.append(exc)
-    for spec in PANELS:
-        window.set_panel(spec.key)
-        settle(app)
+    user.warm_up(lambda: settle(app, user))  # every panel and tab built once, the library dialog too
     window.set_panel("attention")
     settle(app)
     before = theme_switches(app, window)

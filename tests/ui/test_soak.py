@@ -16,7 +16,13 @@ import pytest
 
 from explorer.ui import errors
 from explorer.ui.widgets.heatmap import MAX_ANNOTATED_CELLS
-from tests.ui.soak import RandomUser, file_pool, largest_label_pool, plot_item_count, widget_count
+from tests.ui.soak import (
+    RandomUser,
+    file_pool,
+    largest_label_pool,
+    plot_item_count,
+    widget_count,
+)
 
 SEED = 20261201
 WARM_UP = 200
