@@ -138,7 +138,7 @@ def test_folders_that_are_not_captioners_are_named(tmp_path):
 
 
 @pytest.mark.parametrize("part, field, value, words", [
-    ("encoder", "hidden_size", 0, r"config\.json: encoder\.hidden_size must be a positive whole number \(got 0\)"),
+    ("encoder", "hidden_size", 0, r"encoder\.hidden_size must be a positive whole number \(got 0\)"),
     ("encoder", "num_attention_heads", -2, r"encoder\.num_attention_heads must be a positive whole number \(got -2\)"),
     ("encoder", "patch_size", "8", r"encoder\.patch_size must be a positive whole number \(got '8'\)"),
     ("encoder", "hidden_size", 33, r"encoder\.hidden_size \(33\) must be a multiple of encoder\.num_attention_heads"),
@@ -155,5 +155,5 @@ def test_a_damaged_size_in_a_real_config_is_named_by_file_and_field(ved_folder, 
     assert field in config[part], f"the tiny model's {part} has no {field}"
     config[part][field] = value
     (folder / "config.json").write_text(json.dumps(config))
-    with pytest.raises(CaptionModelError, match=rf"^damaged/{words}"):
+    with pytest.raises(CaptionModelError, match=rf"^damaged/config\.json: {words}"):
         load(folder)

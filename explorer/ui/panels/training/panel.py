@@ -203,8 +203,13 @@ class TrainingPanel(Panel):
 
     def _show_curves(self, *_args) -> None:
         curves = self.state.curves
-        self.loss_curve.setData(curves.steps, curves.loss)
-        self.acc_curve.setData(curves.steps, curves.accuracy)
+        # The first report is one point: a dot, where a line would draw nothing (an empty plot over
+        # steps 49.6 … 50.4). While a run goes the axis spans all its steps, so the curve grows across.
+        symbol = "o" if len(curves.steps) == 1 else None
+        self.loss_curve.setData(curves.steps, curves.loss, symbol=symbol, symbolSize=6)
+        self.acc_curve.setData(curves.steps, curves.accuracy, symbol=symbol, symbolSize=6)
+        if self.state.busy and len(curves.steps) <= 1:
+            self.loss_plot.setXRange(0, max(1, self.state.steps), padding=0.01)
 
     def _show_phase(self, *_args) -> None:
         state = self.state
@@ -212,6 +217,10 @@ class TrainingPanel(Panel):
             self.timer.start()
         else:
             self.timer.stop()
+            steps = self.state.curves.steps
+            if len(steps):  # the run is over: fit what it drew
+                self.loss_plot.setXRange(float(min(steps)), float(max(steps)), padding=0.02)
+            self.loss_plot.enableAutoRange(axis="x")
         if state.phase == "diverged":
             show_error("Training stopped", state.result.message)
         elif state.phase == "failed":
