@@ -111,7 +111,7 @@ def every_tab(panel: QWidget, show):
 def layout_problems(window, qtbot, wait_for_tasks, layouts) -> list[str]:
     def show():
         wait_for_tasks(60_000)
-        qtbot.wait(5)
+        qtbot.wait(40)  # a zoom re-lays columns out over a few event-loop passes, as a user would see
 
     found = []
     for width, height, zoom in layouts:

@@ -218,8 +218,9 @@ class TrainingPanel(Panel):
         else:
             self.timer.stop()
             steps = self.state.curves.steps
-            if len(steps):  # the run is over: fit what it drew
-                self.loss_plot.setXRange(float(min(steps)), float(max(steps)), padding=0.02)
+            if len(steps):  # the run is over: fit what it drew (one report: from step 0 to it)
+                low, high = float(min(steps)), float(max(steps))
+                self.loss_plot.setXRange(low if high > low else 0.0, max(high, 1.0), padding=0.02)
             self.loss_plot.enableAutoRange(axis="x")
         if state.phase == "diverged":
             show_error("Training stopped", state.result.message)

@@ -172,6 +172,7 @@ def test_the_curves_span_the_run_from_its_first_report(panel, qtbot):
     qtbot.waitUntil(lambda: len(panel.state.history) >= 1, timeout=30_000)
     low, high = panel.loss_plot.viewRange()[0]
     assert low <= 0 and high >= 100_000 * 0.99, (low, high)
+    qtbot.waitUntil(lambda: len(panel.state.history) >= 2, timeout=30_000)
     panel.cancel_training()
     qtbot.waitUntil(lambda: panel.worker is None, timeout=10_000)
     qtbot.wait(100)  # pyqtgraph fits the range when it next paints
