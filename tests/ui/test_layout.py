@@ -34,6 +34,7 @@ LAYOUTS = ((1280, 720, 1.0), (1280, 800, 1.0), (1280, 720, 1.5))
 
 
 def in_scroll_area(widget: QWidget) -> bool:
+    """Inside a scroll area, which shows a part of its page on purpose."""
     parent = widget.parentWidget()
     while parent is not None:
         if isinstance(parent, QAbstractScrollArea) and not isinstance(parent, pg.GraphicsView):
@@ -123,13 +124,18 @@ def layout_problems(window, qtbot, wait_for_tasks, layouts) -> list[str]:
             page = window.current_page()
             for tab in every_tab(page.panel or page, show):
                 found += [f"{width}×{height} zoom {zoom}, {spec.key} › {tab}: {p}" for p in problems(page)]
+                if (window.width(), window.height()) != (width, height):  # a panel's minimum widened the window
+                    found.append(f"{width}×{height} zoom {zoom}, {spec.key} › {tab}: the window grew to "
+                                 f"{window.width()}×{window.height()}")
+                    window.resize(width, height)
     window.context.set_zoom(1.0)
     return found
 
 
-#: Still cut at zoom 1.5 (a zoom after the panel was built): the rich-text tab titles of Attention ›
-#: From input keep their old width, and Captioning's classic-decoder box keeps one line per label.
-KNOWN_AT_ZOOM = ("attention › From input: text cut", "captioning › first shown: wrapped text cut")
+#: Still wrong at zoom 1.5 (a zoom after the panel was built): the rich-text tab titles of Attention ›
+#: From input keep their old width, and the rows of controls atop RNN, ViT and Captioning are wider
+#: than 1280 px, so the window grows (to about 1,580 px) instead of the rows wrapping.
+KNOWN_AT_ZOOM = ("QLabel('Q = X·W", "QLabel('K = X·W", "QLabel('V = X·W", "QLabel('Output = concat", "the window grew to")
 
 
 def test_every_tab_of_every_panel_fits(window, qtbot, wait_for_tasks):

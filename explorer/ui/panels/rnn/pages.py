@@ -297,6 +297,7 @@ class LongRangePage(QWidget):
         self.progress.setTextVisible(True)
         self.status = QLabel(" ")
         self.status.setProperty("role", "muted")
+        self.status.setWordWrap(True)  # the fade of each cell: wider than the row at zoom 150 %
         for widget in (self.compute, self.cancel, self.progress):
             row.addWidget(widget)
         row.addWidget(self.status, 1)
