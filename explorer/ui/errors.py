@@ -61,6 +61,7 @@ def show_error(title: str, error: BaseException | str, parent: QWidget | None = 
     if detail:
         box.setDetailedText(detail)
     box.setObjectName("errorMessageBox")
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # a long session must not keep every box ever shown
     box.open()  # window-modal, never blocks the caller
     return message
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PyQt6.QtCore import QByteArray, QSettings, QSize, Qt, pyqtSignal
+from PyQt6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QActionGroup, QDragEnterEvent, QDropEvent, QKeySequence
 from PyQt6.QtWidgets import (
     QApplication,
@@ -32,6 +32,7 @@ from PyQt6.QtWidgets import (
 
 from explorer import __version__
 from explorer.assets import sample_image_paths
+from explorer.runtime import release_free_memory
 from explorer.ui import theme as themes
 from explorer.ui.context import AppContext, CurrentImage
 from explorer.ui.errors import show_error
@@ -41,6 +42,7 @@ from explorer.ui.pages import EngineLoader, LazyPage
 from explorer.ui.panels import PANELS, find_panel
 from explorer.ui.panels.base import Panel
 from explorer.ui.qt_images import pil_to_pixmap, qimage_to_pil
+from explorer.ui.workers import active_tasks
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,9 @@ class MainWindow(QMainWindow):
         self.engine = engine or EngineLoader()
         self.engine.ready.connect(self._engine_ready)
         self.engine.failed.connect(lambda text: show_error("Engine", text))
+        # Freed worker memory goes back to the system when nothing runs (runtime.release_free_memory).
+        self.trim_timer = QTimer(self, interval=20_000, timeout=lambda: active_tasks() or release_free_memory())
+        self.trim_timer.start()
 
         self.nav = QListWidget()
         self.nav.setObjectName("panelNav")

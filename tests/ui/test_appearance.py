@@ -90,3 +90,42 @@ def test_a_theme_switch_is_restyled_lazily_for_hidden_panels(window, qtbot, wait
     assert all(v.backgroundBrush().color().name() == theme.THEMES["dark"].plot_bg
                for v in hidden.findChildren(pg.GraphicsView) if v.isVisible())
     window.set_theme("light")
+
+
+def light_blocks(widget) -> int:
+    """48 × 48 blocks of ``widget``'s grab that are almost all light (> 215 of 255)."""
+    image = widget.grab().toImage()
+    width, height = image.width(), image.height()
+    pixels = np.frombuffer(image.constBits().asstring(image.sizeInBytes()), np.uint8).reshape(height, image.bytesPerLine() // 4, 4)
+    light = pixels[:, :width, :3].mean(axis=2) > 215
+    blocks = light[: height // 48 * 48, : width // 48 * 48].reshape(height // 48, 48, width // 48, 48).mean(axis=(1, 3))
+    return int((blocks > 0.9).sum())
+
+
+@pytest.mark.parametrize("key", ("attention", "rnn", "vit", "captioning", "video", "training"))
+def test_a_theme_switch_reaches_every_tab(window, qtbot, wait_for_tasks, key):
+    """Switched while another tab is shown, then each tab visited: plots, titles and areas are dark."""
+    from PyQt6.QtWidgets import QTabWidget
+
+    panel = shown_panel(window, qtbot, wait_for_tasks, key)
+    window.set_theme("dark")
+    qtbot.wait(20)
+    dark = theme.THEMES["dark"]
+    wrong = []
+    for tabs in panel.findChildren(QTabWidget):
+        for index in range(tabs.count()):
+            tabs.setCurrentIndex(index)
+            wait_for_tasks(60_000)
+            qtbot.wait(20)
+            where = f"{key} › {tabs.tabText(index) or index}"
+            for view in (v for v in panel.findChildren(pg.GraphicsView) if v.isVisible()):
+                if view.backgroundBrush().color().name() != dark.plot_bg:
+                    wrong.append(f"{where}: a plot kept its light background")
+                for item in view.scene().items():
+                    if isinstance(item, pg.PlotItem) and item.titleLabel.isVisible() and item.titleLabel.text:
+                        if pg.mkColor(item.titleLabel.opts.get("color") or "#000000").name() != dark.plot_fg:
+                            wrong.append(f"{where}: plot title {item.titleLabel.text!r} not recoloured")
+            if (count := light_blocks(panel)) > 2:
+                wrong.append(f"{where}: {count} light 48×48 blocks")
+    window.set_theme("light")
+    assert not wrong, "\n".join(wrong)

@@ -180,7 +180,35 @@ def _family(folder: Path) -> str:
             f"{folder.name}: holds a {model_type or 'unknown'!r} model, not a captioner this app opens "
             "(a VisionEncoderDecoder — an image encoder with a text decoder — or BLIP for captioning)."
         )
+    _check_sizes(folder, config)
     return model_type
+
+
+#: Sizes a model's parts are built from; transformers divides by some of them and fails with an
+#: arithmetic error naming neither file nor field (hidden_size 0: "0.0 cannot be raised to a
+#: negative power"), so they are checked first.
+SIZE_FIELDS = ("hidden_size", "num_attention_heads", "num_hidden_layers", "intermediate_size", "image_size",
+               "patch_size", "vocab_size", "n_embd", "n_head", "n_layer", "d_model", "encoder_attention_heads",
+               "decoder_attention_heads", "encoder_layers", "decoder_layers")
+SUB_CONFIGS = ("encoder", "decoder", "vision_config", "text_config")
+
+
+def _check_sizes(folder: Path, config: dict) -> None:
+    """A size that is not a positive whole number, or heads that do not divide the width, named by file and field."""
+    parts = [("", config)] + [(f"{name}.", config[name]) for name in SUB_CONFIGS if isinstance(config.get(name), dict)]
+    for prefix, part in parts:
+        for name in SIZE_FIELDS:
+            value = part.get(name)
+            if name in part and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+                raise CaptionModelError(
+                    f"{folder.name}/config.json: {prefix}{name} must be a positive whole number (got {value!r})."
+                )
+        for width, heads in (("hidden_size", "num_attention_heads"), ("n_embd", "n_head")):
+            if isinstance(part.get(width), int) and isinstance(part.get(heads), int) and part[width] % part[heads]:
+                raise CaptionModelError(
+                    f"{folder.name}/config.json: {prefix}{width} ({part[width]}) must be a multiple of "
+                    f"{prefix}{heads} ({part[heads]})."
+                )
 
 
 def load_folder(folder: str | Path, layer: int | None = None, head: int | None = None) -> HFCaptioner:
@@ -194,7 +222,7 @@ def load_folder(folder: str | Path, layer: int | None = None, head: int | None =
         model = model_class.from_pretrained(str(folder), attn_implementation="eager")
         processor = transformers.AutoImageProcessor.from_pretrained(str(folder))
         tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder))
-    except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, RuntimeError, TypeError, ArithmeticError) as exc:
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise CaptionModelError(f"{folder.name}: could not load the model, tokenizer or image processor ({first}).") from exc
     return HFCaptioner(folder, family, model, processor, tokenizer, layer, head)

@@ -42,6 +42,13 @@ class TrainTask:
     name: str = "task"
     #: Human title for menus.
     title: str = "Task"
+    #: What the model learns, in plain words for the Training panel ("" = the docstring's first
+    #: paragraph, which must then be plain text too).
+    description: str = ""
+    #: The largest batch a run may use. Memory grows with the batch (activations kept for
+    #: backpropagation): a task whose samples are large (clips, images) sets a bound that keeps
+    #: one run within about 2 GB, so a typed 4096 gets a message instead of exhausting memory.
+    max_batch_size: int = 65_536
 
     def model_config(self) -> dict[str, Any]:
         """JSON-serialisable settings that rebuild the model (saved with the weights)."""
@@ -226,6 +233,7 @@ def train(
     non-finite (the last good weights are restored).
     """
     config.validate()
+    check_batch_size(task, config)
     previous_threads = torch.get_num_threads()
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -233,6 +241,15 @@ def train(
         return _train(task, config, model, callback, control)
     finally:
         torch.set_num_threads(previous_threads)
+
+
+def check_batch_size(task: TrainTask, config: TrainConfig) -> None:
+    """ValueError with a plain message if ``config``'s batch is larger than ``task`` allows."""
+    if config.batch_size > task.max_batch_size:
+        raise ValueError(
+            f"{task.title} trains on batches of at most {task.max_batch_size} (got {config.batch_size}): "
+            f"a larger batch would need more memory than a run should take. Lower the batch size."
+        )
 
 
 def _train(

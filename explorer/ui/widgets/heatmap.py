@@ -30,28 +30,19 @@ from PyQt6.QtGui import QColor, QFont, QFontMetrics, QPen
 from PyQt6.QtWidgets import (
     QGraphicsItem,
     QGraphicsRectItem,
-    QLabel,
-    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
 from explorer.ui import theme
 from explorer.ui.widgets.cell_image import CellColours, CellImage, grown_levels
+from explorer.ui.widgets.eliding import ElidingLabel
 
 #: Cells are annotated only up to this many cells, and when wide enough on screen.
 MAX_ANNOTATED_CELLS = 400
 MIN_CELL_PIXELS_FOR_TEXT = 34
 
 __all__ = ["CellImage", "Heatmap"]
-
-
-def _elastic_label(text: str) -> QLabel:
-    """A one-line label whose text never sets its width: a longer title or read-out must not move the columns."""
-    label = QLabel(text)
-    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-    label.setMinimumWidth(0)
-    return label
 
 
 class Heatmap(CellColours, QWidget):
@@ -87,7 +78,7 @@ class Heatmap(CellColours, QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
-        self.title_label = _elastic_label(title)
+        self.title_label = ElidingLabel(title)
         self.title_label.setToolTip(title)
         self.title_label.setStyleSheet("font-weight: 600;")
         layout.addWidget(self.title_label)
@@ -100,7 +91,7 @@ class Heatmap(CellColours, QWidget):
         self.graphics.setAntialiasing(False)
         self.graphics.setOptimizationFlag(self.graphics.OptimizationFlag.DontAdjustForAntialiasing, True)
         layout.addWidget(self.graphics, 1)
-        self.info_label = _elastic_label(" ")
+        self.info_label = ElidingLabel(" ")
         self.info_label.setProperty("role", "muted")
         layout.addWidget(self.info_label)
 

@@ -135,3 +135,25 @@ def test_folders_that_are_not_captioners_are_named(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "blip"}))  # no weights beside it
     with pytest.raises(CaptionModelError, match="could not load"):
         load(tmp_path)
+
+
+@pytest.mark.parametrize("part, field, value, words", [
+    ("encoder", "hidden_size", 0, r"encoder\.hidden_size must be a positive whole number \(got 0\)"),
+    ("encoder", "num_attention_heads", -2, r"encoder\.num_attention_heads must be a positive whole number \(got -2\)"),
+    ("encoder", "patch_size", "8", r"encoder\.patch_size must be a positive whole number \(got '8'\)"),
+    ("encoder", "hidden_size", 33, r"encoder\.hidden_size \(33\) must be a multiple of encoder\.num_attention_heads"),
+    ("decoder", "n_embd", 0, r"decoder\.n_embd must be a positive whole number \(got 0\)"),
+    ("decoder", "vocab_size", 1.5, r"decoder\.vocab_size must be a positive whole number \(got 1\.5\)"),
+])
+def test_a_damaged_size_in_a_real_config_is_named_by_file_and_field(ved_folder, tmp_path, part, field, value, words):
+    """Without the check, transformers fails with e.g. ZeroDivisionError ("0.0 cannot be raised to a negative power")."""
+    import shutil
+
+    folder = tmp_path / "damaged"
+    shutil.copytree(ved_folder, folder)
+    config = json.loads((folder / "config.json").read_text())
+    assert field in config[part], f"the tiny model's {part} has no {field}"
+    config[part][field] = value
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CaptionModelError, match=rf"^damaged/config\.json: {words}"):
+        load(folder)

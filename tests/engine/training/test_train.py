@@ -181,3 +181,42 @@ def test_save_trained_round_trip(tmp_path):
     rebuilt = task.build_model()
     rebuilt.load_state_dict(state)
     assert all(torch.equal(rebuilt.state_dict()[k], result.model.state_dict()[k]) for k in state)
+
+
+def test_a_batch_over_the_tasks_bound_is_refused_before_any_step():
+    class SmallBatches(Blobs):
+        max_batch_size = 4
+
+    steps = []
+    with pytest.raises(ValueError, match=r"at most 4 \(got 5\)"):
+        train(SmallBatches(), TrainConfig(steps=3, batch_size=5), callback=steps.append)
+    assert steps == []
+
+
+#: What one run may hold for backpropagation at the task's largest batch.
+RUN_MEMORY_BUDGET = 2 * 1024**3
+
+
+@pytest.mark.parametrize("name", sorted(__import__("explorer.engine.training.registry", fromlist=["x"]).available_tasks()))
+def test_every_task_s_largest_batch_fits_the_memory_budget(name):
+    """The activations autograd keeps for one step, measured at a small batch and scaled to the bound."""
+    from explorer.engine.training.registry import available_tasks
+
+    task = available_tasks()[name].make()
+    model = task.build_model()
+    batch_size, saved = 4, {}
+
+    def keep(tensor):  # by storage: views of one buffer are kept once
+        saved[tensor.untyped_storage().data_ptr()] = tensor.untyped_storage().nbytes()
+        return tensor
+
+    generator = torch.Generator().manual_seed(0)
+    batch = task.sample(batch_size, generator)
+    with torch.autograd.graph.saved_tensors_hooks(keep, lambda tensor: tensor):
+        loss, _accuracy = task.loss(model, batch)
+    per_sample = sum(saved.values()) / batch_size
+    assert per_sample > 0, f"{name}: nothing saved for backward"
+    limit = min(task.max_batch_size, 4096)  # the Training panel offers up to 4,096
+    assert per_sample * limit <= RUN_MEMORY_BUDGET, (
+        f"{name}: {per_sample / 2**20:.2f} MB per sample × {limit} = {per_sample * limit / 2**30:.1f} GB"
+    )

@@ -25,7 +25,6 @@ from PyQt6.QtWidgets import (
     QLabel,
     QPushButton,
     QScrollArea,
-    QSizePolicy,
     QSpinBox,
     QSplitter,
     QTabWidget,
@@ -43,6 +42,7 @@ from explorer.ui.panels.attention.state import (
     head_choices,
 )
 from explorer.ui.panels.attention.views import follow, nice_ceiling, show_matrix
+from explorer.ui.widgets.eliding import ElidingLabel
 from explorer.ui.widgets.heatmap import Heatmap
 from explorer.ui.widgets.matrix_editor import LARGEST, MatrixEditor
 
@@ -181,9 +181,8 @@ class FromInputView(QWidget):
         self.norm_check.setToolTip("As the model does: its attention reads LayerNorm₁(tokens), not the tokens")
         self.run_vit_button = QPushButton("Run a ViT on the image")
         self.run_vit_button.setToolTip("Trace the current image with the bundled ViT (or open a head from the ViT panel)")
-        self.vit_label = QLabel("")
+        self.vit_label = ElidingLabel("")
         self.vit_label.setProperty("role", "muted")
-        self.vit_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         for widget in (self.source_combo, self.layer_spin, self.norm_check, self.run_vit_button):
             row.addWidget(widget)
         row.addWidget(self.vit_label, 1)

@@ -27,6 +27,7 @@ from PyQt6.QtWidgets import (
 from explorer.ui import theme
 from explorer.ui.panels.attention.text import num
 from explorer.ui.widgets.cell_image import colour_indices
+from explorer.ui.widgets.eliding import ElidingLabel
 
 
 def _outline(colour: str, width: float) -> QGraphicsRectItem:
@@ -51,9 +52,8 @@ class TokenImageMap(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         top = QHBoxLayout()
-        self.title = QLabel("")
+        self.title = ElidingLabel("")
         self.title.setStyleSheet("font-weight: 600;")
-        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         top.addWidget(self.title, 1)
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QLabel, QTabBar, QTabWidget
 
 #: A letter, an underscore and a subscript: "W_Q", "d_k", "n_q", "d_head" (not "some_word" inside a name).
@@ -22,9 +23,28 @@ def rich(text: str) -> str:
     return RAW_NOTATION.sub(r"\1<sub>\2</sub>", text)
 
 
+class TabTitle(QLabel):
+    """A rich-text tab title; a zoom grows its font, and the tab grows with it."""
+
+    def __init__(self, text: str, bar: QTabBar) -> None:
+        super().__init__(text)
+        self._bar = bar
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().changeEvent(event)
+        if event.type() == event.Type.FontChange:
+            QTimer.singleShot(0, self._resize_tab)  # after the bar has its new font too
+
+    def _resize_tab(self) -> None:
+        for index in range(self._bar.count()):  # the bar sizes its tabs when a text changes
+            if self._bar.tabButton(index, QTabBar.ButtonPosition.LeftSide) is self:
+                self._bar.setTabText(index, " ")
+                self._bar.setTabText(index, "")
+
+
 def rich_tab(tabs: QTabWidget, index: int, text: str) -> QLabel:
     """Show tab ``index``'s title as rich text (a tab bar draws only plain text); returns the label."""
-    label = QLabel(rich(text))
+    label = TabTitle(rich(text), tabs.tabBar())
     label.setContentsMargins(2, 0, 2, 0)
     tabs.setTabText(index, "")
     tabs.setTabToolTip(index, text.replace("_", ""))

@@ -32,7 +32,14 @@ from PyQt6.QtWidgets import (
 from explorer.ui import theme
 from explorer.ui.panels.captioning import describe
 from explorer.ui.panels.captioning.state import FIGURE_TAB, CaptioningState
-from explorer.ui.panels.captioning.views import ImageView, WordChips, image_array, overlay, render_figure
+from explorer.ui.panels.captioning.views import (
+    ImageView,
+    WordChips,
+    image_array,
+    overlay,
+    render_figure,
+)
+from explorer.ui.widgets.scroll import ColumnScroll
 
 #: Longer side of the picture the map is laid on, in pixels (the view scales it to fit).
 OVERLAY_SIZE = 720
@@ -50,6 +57,28 @@ def table(columns: list[str]) -> QTableWidget:
     header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
     header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
     return widget
+
+
+def classic_caption_sheet() -> str:
+    """The classic decoder's caption, three points over the text size at the current zoom."""
+    return f"font-size: {theme.point_size(3):.1f}pt;"
+
+
+class ChipScroll(QScrollArea):
+    """The caption's word chips, one row that scrolls sideways; as high as a chip in the current font."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._fit()
+
+    def _fit(self) -> None:
+        # a chip: text line + button padding; below it, room for the sideways scroll bar
+        self.setFixedHeight(round(self.fontMetrics().height() * 1.9) + self.horizontalScrollBar().sizeHint().height() + 6)
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt override: zoom changes the app font
+        super().changeEvent(event)
+        if event.type() == event.Type.FontChange:
+            self._fit()
 
 
 def bold_item(text: str, bold: bool) -> QTableWidgetItem:
@@ -104,11 +133,10 @@ class WordPage(QWidget):
         self.view = ImageView()
         left.addWidget(self.view, 1)
         self.chips = WordChips()
-        chip_scroll = QScrollArea()
+        chip_scroll = ChipScroll()
         chip_scroll.setWidget(self.chips)
         chip_scroll.setWidgetResizable(True)
         chip_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        chip_scroll.setFixedHeight(46)
         chip_scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         left.addWidget(chip_scroll)
         self.word_info = QLabel(" ")
@@ -150,7 +178,7 @@ class WordPage(QWidget):
         classic_layout = QVBoxLayout(classic_box)
         self.classic_caption = QLabel("—")
         self.classic_caption.setWordWrap(True)
-        self.classic_caption.setStyleSheet("font-size: 12pt;")
+        self.classic_caption.setStyleSheet(classic_caption_sheet())
         self.classic_info = QLabel(describe.CLASSIC_INFO)
         self.classic_info.setProperty("role", "muted")
         self.classic_info.setWordWrap(True)
@@ -159,9 +187,11 @@ class WordPage(QWidget):
         side.addWidget(classic_box)
         side_widget = QWidget()
         side_widget.setLayout(side)
-        side_widget.setMinimumWidth(330)
-        side_widget.setMaximumWidth(430)
-        return side_widget
+        # A short or zoomed window scrolls the column instead of squeezing its boxes over each other.
+        side_scroll = ColumnScroll(side_widget)
+        side_scroll.setMinimumWidth(330)
+        side_scroll.setMaximumWidth(430)
+        return side_scroll
 
     def _bind(self) -> None:
         state, events = self.state, self.state.events

@@ -36,7 +36,7 @@ from explorer.ui import library
 from explorer.ui.context import CurrentImage
 from explorer.ui.errors import show_error
 from explorer.ui.panels.base import Panel
-from explorer.ui.panels.captioning.pages import FigurePage, WordPage
+from explorer.ui.panels.captioning.pages import FigurePage, WordPage, classic_caption_sheet
 from explorer.ui.panels.captioning.state import CaptioningState
 from explorer.ui.workers import run_task
 
@@ -222,8 +222,9 @@ class CaptioningPanel(Panel):
     def on_image_changed(self, current: CurrentImage) -> None:
         self.state.set_image(current.image, current.name)
 
-    def on_theme_changed(self, theme_name: str) -> None:
+    def on_theme_changed(self, theme_name: str) -> None:  # also after a zoom (Panel.restyle)
         self.chips.apply_style()
+        self.page.classic_caption.setStyleSheet(classic_caption_sheet())
         self.page.redraw()
         self.figure.refresh()
 

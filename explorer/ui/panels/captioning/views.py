@@ -188,7 +188,7 @@ class WordChips(QWidget):
         self.setStyleSheet(
             f"""
             QPushButton#wordChip {{ border: 1px solid {c.grid}; border-radius: 11px; padding: 3px 10px;
-                                    background: {c.base}; font-size: 12pt; }}
+                                    background: {c.base}; font-size: {theme.point_size(3):.1f}pt; }}
             QPushButton#wordChip:hover {{ border-color: {c.highlight}; }}
             QPushButton#wordChip:checked {{ background: {c.accent}; color: #ffffff; border-color: {c.accent}; }}
             QPushButton#wordChip:disabled {{ color: {c.grid}; border-style: dashed; }}

@@ -15,7 +15,6 @@ from PyQt6.QtWidgets import (
     QLineEdit,
     QMenu,
     QPushButton,
-    QSizePolicy,
     QSlider,
     QSpinBox,
     QSplitter,
@@ -30,7 +29,14 @@ from explorer.ui.panels.rnn.inputs import INPUTS
 from explorer.ui.panels.rnn.pages import GatesPage, LongRangePage, WeightsPage
 from explorer.ui.panels.rnn.rule_view import UpdateRuleView
 from explorer.ui.panels.rnn.state import SPEEDS
-from explorer.ui.panels.rnn.views import PredictionView, SequenceView, StateVersusWeights, UnitTrajectory, bold_label
+from explorer.ui.panels.rnn.views import (
+    PredictionView,
+    SequenceView,
+    StateVersusWeights,
+    UnitTrajectory,
+    bold_label,
+)
+from explorer.ui.widgets.eliding import ElidingLabel
 from explorer.ui.widgets.heatmap import Heatmap
 
 
@@ -70,7 +76,7 @@ class RNNLayout:
 
     def _model_row(self) -> QHBoxLayout:
         row = QHBoxLayout()
-        row.addWidget(bold_label("Model"))
+        row.addWidget(bold_label("Model", elide=False))
         self.model_combo = QComboBox()
         self.model_combo.setToolTip("A cell with torch's random initialisation, or a model trained by scripts/train_rnn.py")
         # A real model's long title must not widen the panel past 1280 px: the box elides, its list shows all.
@@ -108,7 +114,7 @@ class RNNLayout:
 
     def _input_row(self) -> QHBoxLayout:
         row = QHBoxLayout()
-        row.addWidget(bold_label("Input"))
+        row.addWidget(bold_label("Input", elide=False))
         self.input_combo = QComboBox()
         for key, text in INPUTS:
             self.input_combo.addItem(text, key)
@@ -128,9 +134,8 @@ class RNNLayout:
         self.text_edit.setPlaceholderText("type a text: one step per character")
         self.text_edit.setMaximumWidth(220)
         row.addWidget(self.text_edit)
-        self.sequence_note = QLabel(" ")
+        self.sequence_note = ElidingLabel(" ")
         self.sequence_note.setProperty("role", "muted")
-        self.sequence_note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         row.addWidget(self.sequence_note, 1)
         self.export_button = QToolButton()
         self.export_button.setText("Export ▾")

@@ -56,7 +56,8 @@ class GatesPage(QWidget):
         layout.addWidget(self.note)
         self.grid = QGridLayout()
         layout.addLayout(self.grid, 1)
-        self.maps: dict[str, Heatmap] = {}
+        self.maps: dict[str, Heatmap] = {}  # by gate name: the maps of the pool in use
+        self._pool: list[Heatmap] = []
         self._layout_key: tuple = ()
 
     def set_trace(self, trace) -> None:
@@ -83,16 +84,21 @@ class GatesPage(QWidget):
                 "which is why old inputs fade (see Long-range memory)."
             )
         key = tuple((name, kind) for name, _, _, kind in panels)
-        if key != self._layout_key:
-            for heatmap in self.maps.values():
-                self.grid.removeWidget(heatmap)
-                heatmap.deleteLater()
-            self.maps = {}
+        if key != self._layout_key:  # reuse the maps (an LSTM has five, a vanilla RNN two): none is rebuilt
+            while self.grid.count():
+                self.grid.takeAt(0)
+            while len(self._pool) < len(panels):
+                self._pool.append(Heatmap("", annotate=False, colorbar=True))
             columns = 2
-            for index, (name, title, _, kind) in enumerate(panels):
-                heatmap = Heatmap(title, kind=kind, annotate=False, colorbar=True)
+            self.maps = {}
+            for index, (heatmap, (name, _title, _values, kind)) in enumerate(zip(self._pool, panels)):
+                if heatmap.kind != kind:
+                    heatmap.set_kind(kind)
                 self.grid.addWidget(heatmap, index // columns, index % columns)
+                heatmap.show()
                 self.maps[name] = heatmap
+            for heatmap in self._pool[len(panels):]:
+                heatmap.hide()
             self._layout_key = key
         for name, title, values, kind in panels:
             levels = (0.0, 1.0) if kind == "sequential" else None
@@ -104,7 +110,7 @@ class GatesPage(QWidget):
             heatmap.set_highlight(cols=[t])
 
     def apply_theme(self) -> None:
-        for heatmap in self.maps.values():
+        for heatmap in self._pool:
             heatmap.apply_theme()
 
 
@@ -291,6 +297,7 @@ class LongRangePage(QWidget):
         self.progress.setTextVisible(True)
         self.status = QLabel(" ")
         self.status.setProperty("role", "muted")
+        self.status.setWordWrap(True)  # the fade of each cell: wider than the row at zoom 150 %
         for widget in (self.compute, self.cancel, self.progress):
             row.addWidget(widget)
         row.addWidget(self.status, 1)

@@ -17,7 +17,9 @@ from PyQt6.QtWidgets import QGraphicsRectItem, QLabel, QVBoxLayout, QWidget
 from explorer.ui import theme
 from explorer.ui.panels.rnn.derived import Readout
 from explorer.ui.panels.rnn.real import SHORT, short_name
+from explorer.ui.widgets.eliding import ElidingLabel
 from explorer.ui.widgets.heatmap import Heatmap
+
 
 def tick_name(name: str) -> str:
     """A part's name on an axis, short so the map keeps its width: 'attention context' → 'ctx'."""
@@ -33,8 +35,12 @@ def plot_widget(min_height: int = 80) -> pg.PlotWidget:
     return widget
 
 
-def bold_label(text: str) -> QLabel:
-    label = QLabel(text)
+def bold_label(text: str, *, elide: bool = True) -> QLabel:
+    """A view's title: one line that never widens its column; cut, it ends in "…" (full text as tooltip).
+
+    ``elide=False``: a word that heads a row of controls, as wide as it is.
+    """
+    label = ElidingLabel(text) if elide else QLabel(text)
     label.setStyleSheet("font-weight: 600;")
     return label
 
@@ -143,7 +149,7 @@ class UnitTrajectory(QWidget):
         layout.setSpacing(2)
         self.title = bold_label("Unit 1 · click a heatmap row")
         layout.addWidget(self.title)
-        self.plot = plot_widget(90)
+        self.plot = plot_widget(60)
         self.plot.setLabel("bottom", "t")
         self.zero = pg.InfiniteLine(pos=0, angle=0, movable=False)  # a zero line instead of a grid (cheaper to repaint)
         self.plot.addItem(self.zero)
@@ -253,10 +259,18 @@ class PredictionView(QWidget):
         layout.addWidget(self.heatmap, 1)
         self.answer = QLabel(" ")
         self.answer.setWordWrap(True)
-        self.answer.setFixedHeight(self.answer.fontMetrics().lineSpacing() * 3 + 4)  # no relayout per step
+        self._fit_answer()
         layout.addWidget(self.answer)
         self.readout: Readout | None = None
         self.probs = np.zeros((0, 0))  # (T, K): what the heatmap shows
+
+    def _fit_answer(self) -> None:
+        self.answer.setFixedHeight(self.fontMetrics().lineSpacing() * 3 + 4)  # no relayout per step
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt override: a zoom changes the font
+        super().changeEvent(event)
+        if event.type() == event.Type.FontChange:
+            self._fit_answer()
 
     def set_readout(self, readout: Readout) -> None:
         """Show this read-out (of the trace the other views show) from now on."""

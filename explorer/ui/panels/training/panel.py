@@ -33,6 +33,7 @@ from explorer.ui.errors import show_error
 from explorer.ui.panels.base import Panel
 from explorer.ui.panels.training.state import BUSY, TrainingState
 from explorer.ui.panels.training.views import SnapshotStrip
+from explorer.ui.widgets.scroll import ColumnScroll
 from explorer.ui.workers import run_task
 
 POLL_MS = 50
@@ -71,9 +72,9 @@ class TrainingPanel(Panel):
         self.snapshot_every = QSpinBox()
         self.snapshot_every.setRange(0, 1_000_000)
         self.snapshot_every.setSpecialValueText("never")
-        form = QFormLayout()
-        form.addRow("Model and task", self.task_combo)
-        form.addRow("", self.task_info)
+        task_form = QFormLayout()
+        task_form.addRow("Model and task", self.task_combo)
+        form = QFormLayout()  # the description sits between the forms: in one, it would not grow with its lines
         form.addRow("Steps", self.steps)
         form.addRow("Batch size", self.batch)
         form.addRow("Learning rate", self.lr)
@@ -107,6 +108,8 @@ class TrainingPanel(Panel):
 
         settings_box = QGroupBox("Run")
         column = QVBoxLayout(settings_box)
+        column.addLayout(task_form)
+        column.addWidget(self.task_info)
         column.addLayout(form)
         column.addLayout(buttons)
         column.addWidget(self.progress_bar)
@@ -145,8 +148,11 @@ class TrainingPanel(Panel):
         right.addWidget(self.curves, 1)
         right.addWidget(self.snapshot_title)
         right.addWidget(scroll)
+        # The settings scroll when the window is short or zoomed (1280 × 720 at zoom 1.5), not squeeze.
+        settings_scroll = ColumnScroll(settings_box)
+        settings_scroll.setFixedWidth(settings_box.maximumWidth() + settings_scroll.verticalScrollBar().sizeHint().width() + 2)
         layout = QHBoxLayout(self)
-        layout.addWidget(settings_box)
+        layout.addWidget(settings_scroll)
         layout.addLayout(right, 1)
 
         self.timer = QTimer(self)
@@ -197,8 +203,13 @@ class TrainingPanel(Panel):
 
     def _show_curves(self, *_args) -> None:
         curves = self.state.curves
-        self.loss_curve.setData(curves.steps, curves.loss)
-        self.acc_curve.setData(curves.steps, curves.accuracy)
+        # The first report is one point: a dot, where a line would draw nothing (an empty plot over
+        # steps 49.6 … 50.4). While a run goes the axis spans all its steps, so the curve grows across.
+        symbol = "o" if len(curves.steps) == 1 else None
+        self.loss_curve.setData(curves.steps, curves.loss, symbol=symbol, symbolSize=6)
+        self.acc_curve.setData(curves.steps, curves.accuracy, symbol=symbol, symbolSize=6)
+        if self.state.busy and len(curves.steps) <= 1:
+            self.loss_plot.setXRange(0, max(1, self.state.steps), padding=0.01)
 
     def _show_phase(self, *_args) -> None:
         state = self.state
@@ -206,6 +217,11 @@ class TrainingPanel(Panel):
             self.timer.start()
         else:
             self.timer.stop()
+            steps = self.state.curves.steps
+            if len(steps):  # the run is over: fit what it drew (one report: from step 0 to it)
+                low, high = float(min(steps)), float(max(steps))
+                self.loss_plot.setXRange(low if high > low else 0.0, max(high, 1.0), padding=0.02)
+            self.loss_plot.enableAutoRange(axis="x")
         if state.phase == "diverged":
             show_error("Training stopped", state.result.message)
         elif state.phase == "failed":

@@ -15,6 +15,7 @@ saved unless the user asks (:meth:`TrainingState.save_to`).
 from __future__ import annotations
 
 import queue
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from explorer.engine.training.loop import (
     TrainProgress,
     TrainResult,
     TrainTask,
+    check_batch_size,
     save_trained,
     train,
 )
@@ -135,9 +137,11 @@ class TrainingState:
         entry = self.entry
         if entry is None:
             return ""
-        doc = (type(entry.make()).__doc__ or "").strip().split("\n\n")[0]
+        task = entry.make()
+        text = task.description or (type(task).__doc__ or "").strip().split("\n\n")[0]
+        text = re.sub(r":\w+:`~?\.?([^`]+)`", r"\1", text).replace("``", "")  # no Sphinx markup on screen
         panel = {"rnn": "RNN", "vit": "ViT"}.get(entry.panel, entry.panel.capitalize())
-        return f"{' '.join(doc.split())}\nShown in the {panel} panel."
+        return f"{' '.join(text.split())}\nShown in the {panel} panel."
 
     def _task_chosen(self, *_args: Any) -> None:
         if self.task not in self.tasks:  # e.g. a task from a settings file that is gone
@@ -183,6 +187,7 @@ class TrainingState:
             threads=TRAIN_THREADS,
         )
         config.validate()
+        check_batch_size(entry.make(), config)
         return config
 
     # -- the run --------------------------------------------------------------------------------

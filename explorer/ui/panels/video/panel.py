@@ -36,6 +36,7 @@ from PyQt6.QtWidgets import (
     QSlider,
     QSpinBox,
     QSplitter,
+    QStyle,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -147,8 +148,8 @@ class VideoPanel(HandOver, Panel):
         self.frame_view = FrameView()
         layout.addWidget(self.frame_view, 3)
         scrub = QHBoxLayout()
-        self.play_button = QToolButton()
-        self.play_button.setText("▶")
+        self.play_button = QToolButton()  # standard icons: the font may lack the ⏸ glyph (U+23F8)
+        self.play_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay))
         self.play_button.setToolTip("Play / pause (loops)")
         self.play_button.setCheckable(True)
         scrub.addWidget(self.play_button)
@@ -306,7 +307,8 @@ class VideoPanel(HandOver, Panel):
         self.play_button.blockSignals(True)
         self.play_button.setChecked(playing)
         self.play_button.blockSignals(False)
-        self.play_button.setText("⏸" if playing else "▶")
+        icon = QStyle.StandardPixmap.SP_MediaPause if playing else QStyle.StandardPixmap.SP_MediaPlay
+        self.play_button.setIcon(self.style().standardIcon(icon))
         if playing and self.state.clip is not None:
             self.timer.start(self.state.play_interval_ms)
         else:

@@ -17,14 +17,12 @@ from PyQt6.QtGui import QFontMetrics
 from PyQt6.QtWidgets import (
     QComboBox,
     QFileDialog,
-    QFrame,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QMenu,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSpinBox,
     QStackedWidget,
     QVBoxLayout,
@@ -40,6 +38,7 @@ from explorer.ui.panels.base import Panel
 from explorer.ui.panels.state import BackLink
 from explorer.ui.panels.vit.pages import PAGES, Page
 from explorer.ui.panels.vit.state import DEVICE_CHOICES, ViTState
+from explorer.ui.widgets.scroll import ColumnScroll
 from explorer.ui.workers import run_task
 
 WEIGHT_FILTER = "ViT weights (*.safetensors *.pth *.pt *.bin *.ckpt);;All files (*)"
@@ -63,11 +62,7 @@ class ViTPanel(Panel):
         self.model_label.setWordWrap(True)
         self.model_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.model_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        self.model_scroll = QScrollArea()  # a real model's notes can be long: they scroll, the steps stay
-        self.model_scroll.setWidget(self.model_label)
-        self.model_scroll.setWidgetResizable(True)
-        self.model_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.model_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.model_scroll = ColumnScroll(self.model_label)  # a real model's notes can be long: they scroll
         self.model_scroll.setMinimumHeight(150)
         self.model_scroll.setMaximumHeight(230)
         self.open_button = QPushButton("Open model…")

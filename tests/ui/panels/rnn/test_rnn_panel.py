@@ -89,6 +89,26 @@ def test_weights_do_not_change_while_stepping(panel):
     assert np.ptp(w_norm) == 0 and np.ptp(h_norm) > 0
 
 
+def test_switching_cells_reuses_the_gate_maps(panel, qtbot):
+    """Each map carries pyqtgraph's menus (about 100 widgets): they are reused, never rebuilt per switch."""
+    from PyQt6.QtCore import QEvent
+    from PyQt6.QtWidgets import QApplication
+
+    from explorer.ui.widgets.heatmap import Heatmap
+
+    _choose(panel.model_combo, "custom")
+    counts = []
+    for _round in range(3):
+        for kind in ("lstm", "rnn_relu", "gru", "rnn_tanh"):
+            _choose(panel.kind_combo, kind)
+            QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+            counts.append((len(QApplication.allWidgets()), len(panel.gates_page.findChildren(Heatmap))))
+    assert len(set(counts[4:])) == 1, counts  # after the first round, nothing is made or lost
+    assert counts[-1][1] == 5 and set(panel.gates_page.maps) == {"pre", "h"}
+    shown = [m for m in panel.gates_page.findChildren(Heatmap) if not m.isHidden()]
+    assert sorted(id(m) for m in shown) == sorted(id(m) for m in panel.gates_page.maps.values())
+
+
 def test_custom_cells_and_image_rows(panel):
     _choose(panel.model_combo, "custom")
     for kind, gates in (("gru", {"r", "z", "n"}), ("rnn_relu", {"pre", "h"}), ("lstm", {"i", "f", "g", "o", "c"})):

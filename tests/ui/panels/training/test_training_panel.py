@@ -163,3 +163,20 @@ def test_snapshot_thumbnails_use_the_colour_map_of_their_kind(qtbot, kind, value
         colour = image.pixelColor(x, image.height() // 2)
         expected = lut[int(np.clip(position * 255, 0, 255))]
         assert (colour.red(), colour.green(), colour.blue()) == tuple(int(c) for c in expected), (kind, x)
+
+
+def test_the_curves_span_the_run_from_its_first_report(panel, qtbot):
+    """Not one point over steps 49.6 … 50.4 (an empty-looking plot) while the run starts."""
+    panel.steps.setValue(100_000)
+    panel.start_training()
+    qtbot.waitUntil(lambda: len(panel.state.history) >= 1, timeout=30_000)
+    low, high = panel.loss_plot.viewRange()[0]
+    assert low <= 0 and high >= 100_000 * 0.99, (low, high)
+    qtbot.waitUntil(lambda: len(panel.state.history) >= 2, timeout=30_000)
+    panel.cancel_training()
+    qtbot.waitUntil(lambda: panel.worker is None, timeout=10_000)
+    qtbot.wait(100)  # pyqtgraph fits the range when it next paints
+    xs, _ = panel.loss_curve.getData()
+    low, high = panel.loss_plot.viewRange()[0]
+    span = xs.max() - xs.min()
+    assert xs.max() < 99_000 and low <= xs.min() and xs.max() <= high <= xs.max() + 0.05 * span + 1  # fitted to what was drawn

@@ -96,6 +96,19 @@ def test_a_bad_learning_rate_is_refused_with_a_message(tmp_path, text):
     assert state.status == str(caught.value)
 
 
+def test_a_batch_larger_than_the_task_allows_is_refused_with_a_message(tmp_path):
+    class SmallBatches(Blobs):
+        max_batch_size = 8
+
+    state = make_state(tmp_path, factory=SmallBatches)
+    state.batch_size = 9
+    with pytest.raises(ValueError, match="batches of at most 8 \\(got 9\\)"):
+        state.start()
+    assert state.phase == "idle" and state.worker is None and "at most 8" in state.status
+    state.batch_size = 8
+    assert state.config().batch_size == 8
+
+
 def test_the_config_is_built_from_the_settings(tmp_path):
     state = make_state(tmp_path)
     state.steps, state.batch_size, state.lr_text, state.seed, state.snapshot_every = 7, 4, "3e-4", 9, 0
@@ -288,3 +301,14 @@ def test_pause_resume_and_cancel_from_the_gui_side(tmp_path):
     assert state.phase == "running"
     state.cancel()
     runner.deliver()
+
+
+def test_every_real_task_is_described_in_plain_words(tmp_path):
+    panels = {"rnn": "RNN", "vit": "ViT", "captioning": "Captioning", "video": "Video"}
+    state = TrainingState(tmp_path / "trained")
+    assert len(state.tasks) >= 8
+    for name, entry in state.tasks.items():
+        state.task = name
+        text, shown = state.task_info.rsplit("\n", 1)
+        assert len(text) > 30 and not any(mark in text for mark in ("`", ":func:", ":class:", "``")), (name, text)
+        assert shown == f"Shown in the {panels[entry.panel]} panel.", (name, shown)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PyQt6.QtWidgets import QStyle
 
 from explorer.ui import errors
 
@@ -69,8 +70,17 @@ def test_playback_advances(panel, qtbot):
     panel.slider.setValue(0)
     panel.play_button.setChecked(True)
     qtbot.waitUntil(lambda: panel.state.current >= 2, timeout=5_000)
+    assert shows_icon(panel.play_button, QStyle.StandardPixmap.SP_MediaPause)
     panel.play_button.setChecked(False)
     assert not panel.timer.isActive()
+    assert shows_icon(panel.play_button, QStyle.StandardPixmap.SP_MediaPlay)
+
+
+def shows_icon(button, standard) -> bool:
+    """The button draws the style's own icon (a font may lack the ⏸ glyph), and no text in its place."""
+    drawn = button.icon().pixmap(16, 16).toImage()
+    wanted = button.style().standardIcon(standard).pixmap(16, 16).toImage()
+    return not drawn.isNull() and drawn == wanted and button.text() == ""
 
 
 def test_open_file_and_bad_file_keeps_clip(panel, tmp_path, wait_for_tasks):
