@@ -322,17 +322,22 @@ def widget_count() -> int:
 
 
 def plot_item_count(window) -> int:
-    """pyqtgraph items in every view, less the cell labels each heatmap keeps for reuse.
+    """pyqtgraph items in every view, less the text labels (counted by :func:`text_item_count`).
 
-    A heatmap keeps the text items of the largest grid it annotated (at most
-    ``MAX_ANNOTATED_CELLS``, see :func:`largest_label_pool`), so those follow what was shown.
+    Maps print a label per cell when cells are large enough, and keep the labels of the largest
+    grid they annotated for reuse: hundreds of items that come and go with what is shown.
     """
-    from explorer.ui.widgets.heatmap import Heatmap
-
-    pooled = {id(part) for heatmap in window.findChildren(Heatmap) for text in heatmap._texts
-              for part in (text, *text.childItems())}
     return sum(1 for view in window.findChildren(pg.GraphicsView) for item in view.scene().items()
-               if id(item) not in pooled)
+               if not _is_text(item))
+
+
+def text_item_count(window) -> int:
+    return sum(1 for view in window.findChildren(pg.GraphicsView) for item in view.scene().items()
+               if isinstance(item, pg.TextItem))
+
+
+def _is_text(item) -> bool:
+    return isinstance(item, pg.TextItem) or isinstance(item.parentItem(), pg.TextItem)
 
 
 def largest_label_pool(window) -> int:

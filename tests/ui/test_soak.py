@@ -16,17 +16,13 @@ import pytest
 
 from explorer.ui import errors
 from explorer.ui.widgets.heatmap import MAX_ANNOTATED_CELLS
-from tests.ui.soak import (
-    RandomUser,
-    file_pool,
-    largest_label_pool,
-    plot_item_count,
-    widget_count,
-)
+from tests.ui.soak import RandomUser, file_pool, largest_label_pool, plot_item_count, text_item_count, widget_count
 
 SEED = 20261201
 WARM_UP = 200
 ACTIONS = 1000
+#: Cell labels of every map at once: a dozen maps of up to MAX_ANNOTATED_CELLS labels each.
+TEXT_ITEMS_AT_MOST = 12 * MAX_ANNOTATED_CELLS
 
 
 @pytest.fixture
@@ -79,7 +75,7 @@ def test_a_long_random_session_stays_clean(window, qtbot, wait_for_tasks, tmp_pa
     settle(user, qtbot, wait_for_tasks)
     user.close_boxes()
     qtbot.wait(50)
-    widgets, items, censuses = [widget_count()], [plot_item_count(window)], [census(window)]
+    widgets, items, censuses, texts = [widget_count()], [plot_item_count(window)], [census(window)], []
     for n in range(ACTIONS):
         user.step()
         if n % 100 == 99:
@@ -89,6 +85,7 @@ def test_a_long_random_session_stays_clean(window, qtbot, wait_for_tasks, tmp_pa
             widgets.append(widget_count())
             items.append(plot_item_count(window))
             censuses.append(census(window))
+            texts.append(text_item_count(window))
     unexpected = [m for m in errors.MESSAGES if m.title == "Unexpected error"]
     top = max(range(len(widgets)), key=widgets.__getitem__)
     grown = dict(censuses[top] - censuses[0])
@@ -101,8 +98,9 @@ def test_a_long_random_session_stays_clean(window, qtbot, wait_for_tasks, tmp_pa
     # more frames than an image's), so the bound is on growth: the second half of the session may not
     # climb over the first half's peak, nor end far above its start.
     assert largest_label_pool(window) <= MAX_ANNOTATED_CELLS
+    assert max(texts) <= TEXT_ITEMS_AT_MOST, f"text items: {texts}; {context}"
     half = len(widgets) // 2
-    for name, counts, slack in (("widgets", widgets, 150), ("plot items", items, 900)):
+    for name, counts, slack in (("widgets", widgets, 150), ("plot items", items, 400)):
         context += f"; plot items grown at their peak: {grown_items}" if name == "plot items" else ""
         assert max(counts[half:]) - max(counts[:half]) <= slack, f"{name} grew: {counts}; {context}"
         assert counts[-1] - counts[0] <= 2 * slack, f"{name} grew: {counts}; {context}"
