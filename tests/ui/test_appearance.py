@@ -125,7 +125,13 @@ def test_a_theme_switch_reaches_every_tab(window, qtbot, wait_for_tasks, key):
                     if isinstance(item, pg.PlotItem) and item.titleLabel.isVisible() and item.titleLabel.text:
                         if pg.mkColor(item.titleLabel.opts.get("color") or "#000000").name() != dark.plot_fg:
                             wrong.append(f"{where}: plot title {item.titleLabel.text!r} not recoloured")
-            if (count := light_blocks(panel)) > 2:
+            count = light_blocks(panel)
+            for _ in range(5):  # a redraw still queued on a loaded machine: give it time, a real light area stays
+                if count <= 2:
+                    break
+                qtbot.wait(200)
+                count = light_blocks(panel)
+            if count > 2:
                 wrong.append(f"{where}: {count} light 48×48 blocks")
     window.set_theme("light")
     assert not wrong, "\n".join(wrong)
