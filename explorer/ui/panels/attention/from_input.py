@@ -42,6 +42,7 @@ from explorer.ui.panels.attention.state import (
     head_choices,
 )
 from explorer.ui.panels.attention.views import follow, nice_ceiling, show_matrix
+from explorer.ui.widgets.control_row import ControlRow
 from explorer.ui.widgets.eliding import ElidingLabel
 from explorer.ui.widgets.heatmap import Heatmap
 from explorer.ui.widgets.matrix_editor import LARGEST, MatrixEditor
@@ -73,7 +74,7 @@ class FromInputView(QWidget):
         self.state = state
         outer = QVBoxLayout(self)
         outer.setContentsMargins(4, 4, 4, 4)
-        controls = QHBoxLayout()
+        controls = ControlRow()
         self.tokens_spin = QSpinBox()
         self.tokens_spin.setRange(1, MAX_TOKENS)
         self.dmodel_spin = QSpinBox()
@@ -96,7 +97,6 @@ class FromInputView(QWidget):
             controls.addWidget(widget)
         controls.addWidget(self.cross_check)
         controls.addWidget(self.causal_check)
-        controls.addStretch(1)
         controls.addWidget(self.seed_spin)
         controls.addWidget(self.new_button)
         controls.addWidget(self.send_head_spin)
@@ -174,6 +174,9 @@ class FromInputView(QWidget):
         for text, _source in SOURCES:
             self.source_combo.addItem(text)
         self.source_combo.setToolTip("X from the current image through a ViT, and W_Q, W_K, W_V, W_O from that layer")
+        # sized to 28 characters (its list opens wider), so a zoomed row does not widen the window
+        self.source_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.source_combo.setMinimumContentsLength(28)
         self.layer_spin = QSpinBox()
         self.layer_spin.setRange(1, 1)
         self.norm_check = QCheckBox("LayerNorm first")

@@ -36,6 +36,7 @@ class TabTitle(QLabel):
             QTimer.singleShot(0, self._resize_tab)  # after the bar has its new font too
 
     def _resize_tab(self) -> None:
+        self.adjustSize()  # the label's own size first: the bar lays the tab out around it
         for index in range(self._bar.count()):  # the bar sizes its tabs when a text changes
             if self._bar.tabButton(index, QTabBar.ButtonPosition.LeftSide) is self:
                 self._bar.setTabText(index, " ")
@@ -44,6 +45,7 @@ class TabTitle(QLabel):
 
 def rich_tab(tabs: QTabWidget, index: int, text: str) -> QLabel:
     """Show tab ``index``'s title as rich text (a tab bar draws only plain text); returns the label."""
+    tabs.setUsesScrollButtons(True)  # a zoomed bar scrolls instead of widening the window
     label = TabTitle(rich(text), tabs.tabBar())
     label.setContentsMargins(2, 0, 2, 0)
     tabs.setTabText(index, "")

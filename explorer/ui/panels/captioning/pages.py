@@ -39,6 +39,7 @@ from explorer.ui.panels.captioning.views import (
     overlay,
     render_figure,
 )
+from explorer.ui.widgets.eliding import ElidingLabel
 from explorer.ui.widgets.scroll import ColumnScroll
 
 #: Longer side of the picture the map is laid on, in pixels (the view scales it to fit).
@@ -109,7 +110,7 @@ class WordPage(QWidget):
         state = self.state
         left = QVBoxLayout()
         controls = QHBoxLayout()
-        self.model_label = QLabel("Attention decoder")
+        self.model_label = ElidingLabel("Attention decoder")  # a long model name is cut, never widens the row
         self.model_label.setStyleSheet("font-weight: 600;")
         controls.addWidget(self.model_label)
         controls.addStretch(1)

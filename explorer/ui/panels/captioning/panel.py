@@ -21,7 +21,6 @@ from PyQt6.QtGui import QAction, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
     QComboBox,
     QFileDialog,
-    QHBoxLayout,
     QLabel,
     QMenu,
     QPushButton,
@@ -38,6 +37,7 @@ from explorer.ui.errors import show_error
 from explorer.ui.panels.base import Panel
 from explorer.ui.panels.captioning.pages import FigurePage, WordPage, classic_caption_sheet
 from explorer.ui.panels.captioning.state import CaptioningState
+from explorer.ui.widgets.control_row import ControlRow
 from explorer.ui.workers import run_task
 
 SYNTHETIC_NOTE = (
@@ -78,6 +78,7 @@ class CaptioningPanel(Panel):
 
         self.status = QLabel(self.state.status)
         self.status.setProperty("role", "muted")
+        self.status.setWordWrap(True)  # one long line would set the window's width at a large zoom
         root.addWidget(self.status)
         QShortcut(QKeySequence(Qt.Key.Key_Left), self, activated=self.state.step_back)
         QShortcut(QKeySequence(Qt.Key.Key_Right), self, activated=self.state.step_forward)
@@ -90,12 +91,12 @@ class CaptioningPanel(Panel):
         self.classic_caption, self.figure_label = page.classic_caption, self.figure.label
         self.current_overlay = page.current_overlay
 
-    def _build_bar(self) -> QHBoxLayout:
-        bar = QHBoxLayout()
+    def _build_bar(self) -> ControlRow:
+        """The controls in one row that wraps onto a second where the window is narrow (a large zoom)."""
+        bar = ControlRow()
         heading = QLabel("Captioning")
         heading.setProperty("role", "title")
         bar.addWidget(heading)
-        bar.addSpacing(12)
         self.scene_button = QPushButton("Generated scene")
         self.scene_button.setToolTip("Make a new scene of the kind the bundled models were trained on and caption it.")
         bar.addWidget(self.scene_button)
@@ -107,11 +108,11 @@ class CaptioningPanel(Panel):
         bar.addWidget(self.beam_spin)
         self.model_combo = QComboBox()
         self.model_combo.setToolTip("Which attention decoder captions the image (the classic decoder is always beside it)")
-        # At least 20 characters, wider where the bar has room (the head box takes it when shown): 1280 px fit.
+        # 30 characters: a whole model name at 1280 px; the row wraps where it has no room (a large zoom).
         self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.model_combo.setMinimumContentsLength(20)
+        self.model_combo.setMinimumContentsLength(30)
         self.model_combo.setMaximumWidth(self.model_combo.fontMetrics().averageCharWidth() * 44)
-        bar.addWidget(self.model_combo, 3)
+        bar.addWidget(self.model_combo)
         self.model_button = QToolButton()
         self.model_button.setText("Open model ▾")
         self.model_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
@@ -136,7 +137,6 @@ class CaptioningPanel(Panel):
         self.head_combo.setMinimumContentsLength(14)
         self.head_combo.hide()
         bar.addWidget(self.head_combo)
-        bar.addStretch(1)
         self.rnn_button = QPushButton("Decoder in RNN panel")
         self.rnn_button.setToolTip("Open decoder in RNN panel: step its LSTM through this caption there, at the word shown here")
         self.rnn_button.clicked.connect(self.open_in_rnn)

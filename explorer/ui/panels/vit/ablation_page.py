@@ -20,6 +20,7 @@ from explorer.ui.panels.vit.explain_views import ClassBox, export_button, fill
 from explorer.ui.panels.vit.page import Page, note
 from explorer.ui.panels.vit.result import ViTResult
 from explorer.ui.panels.vit.state import ViTState
+from explorer.ui.widgets.control_row import ControlRow
 from explorer.ui.widgets.heatmap import Heatmap
 
 
@@ -31,7 +32,7 @@ class AblationPage(Page):
         layout = QVBoxLayout(self)
         self.note = note()
         layout.addWidget(self.note)
-        controls = QHBoxLayout()
+        controls = ControlRow()
         self.classes = ClassBox(state)
         self.compute = QPushButton("Compute importance")
         self.compute.setToolTip("Switch each head off on its own and measure the drop (runs in the background)")
@@ -47,7 +48,6 @@ class AblationPage(Page):
         self.layer_on.clicked.connect(lambda: state.set_layer_heads(self.layer.currentIndex(), True))
         for widget in (QLabel("class"), self.classes, self.compute):
             controls.addWidget(widget)
-        controls.addStretch(1)
         controls.addWidget(export_button(self, "vit_head_importance", state.export_importance))
         layout.addLayout(controls)
         split = QSplitter(Qt.Orientation.Horizontal)

@@ -14,7 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QFont
-from PyQt6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QComboBox, QLabel, QSplitter, QVBoxLayout, QWidget
 
 from explorer.engine.vit import heads_overview as ho
 from explorer.ui import theme
@@ -23,6 +23,7 @@ from explorer.ui.panels.vit.page import Page, note
 from explorer.ui.panels.vit.result import ViTResult
 from explorer.ui.panels.vit.state import ViTState
 from explorer.ui.panels.vit.views import _Canvas
+from explorer.ui.widgets.control_row import ControlRow
 from explorer.ui.widgets.heatmap import Heatmap
 
 ORDER_LABELS = {"layers": "by layer", "similar": "similar heads together"}
@@ -117,7 +118,7 @@ class HeadsPage(Page):
         layout = QVBoxLayout(self)
         self.note = note()
         layout.addWidget(self.note)
-        controls = QHBoxLayout()
+        controls = ControlRow()
         self.query = QueryBox(state, probe=False)
         self.order = QComboBox()
         self.order.addItems([ORDER_LABELS[o] for o in ho.ORDERS])
@@ -127,7 +128,6 @@ class HeadsPage(Page):
         self.scale.currentIndexChanged.connect(self._scale_chosen)
         for widget in (self.query, self.order, self.scale):
             controls.addWidget(widget)
-        controls.addStretch(1)
         controls.addWidget(export_button(self, "vit_all_heads", state.export_overview))
         layout.addLayout(controls)
         split = QSplitter(Qt.Orientation.Horizontal)

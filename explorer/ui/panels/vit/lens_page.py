@@ -14,7 +14,7 @@ import html
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QSplitter, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QComboBox, QLabel, QSlider, QSplitter, QVBoxLayout, QWidget
 
 from explorer.engine.vit import logit_lens as ll
 from explorer.ui import theme
@@ -23,6 +23,7 @@ from explorer.ui.panels.vit.explain_maps import ExplainMap
 from explorer.ui.panels.vit.page import Page, note
 from explorer.ui.panels.vit.result import ViTResult
 from explorer.ui.panels.vit.state import ViTState
+from explorer.ui.widgets.control_row import ControlRow
 
 SCALES = ("all layers", "this layer")
 
@@ -39,7 +40,7 @@ class LensPage(Page):
         layout = QVBoxLayout(self)
         self.note = note()
         layout.addWidget(self.note)
-        controls = QHBoxLayout()
+        controls = ControlRow()
         self.classes = ClassBox(state)
         self.layer = QSlider(Qt.Orientation.Horizontal)
         self.layer.setMinimumWidth(90)
@@ -51,7 +52,6 @@ class LensPage(Page):
         self.scale.currentIndexChanged.connect(lambda _i: self.redraw())
         for widget in (QLabel("class"), self.classes, QLabel("layer"), self.layer, self.layer_label, self.scale):
             controls.addWidget(widget)
-        controls.addStretch(1)
         controls.addWidget(export_button(self, "vit_logit_lens", state.export_lens))
         layout.addLayout(controls)
         split = QSplitter(Qt.Orientation.Horizontal)

@@ -8,11 +8,12 @@ statistics, the crop and the interpolation; the state reruns the model.
 
 from __future__ import annotations
 
-from PyQt6.QtWidgets import QComboBox, QDoubleSpinBox, QGroupBox, QHBoxLayout, QLabel, QVBoxLayout
+from PyQt6.QtWidgets import QComboBox, QDoubleSpinBox, QGroupBox, QLabel, QVBoxLayout
 
 from explorer.engine import vit
 from explorer.engine.vit import preprocessing as prep
 from explorer.ui.panels.vit.state import ViTState
+from explorer.ui.widgets.control_row import ControlRow
 
 CUSTOM = "(as read)"
 RESIZE_LABELS = {"short": "shorter side, centre crop", "squash": "whole image to a square"}
@@ -29,7 +30,7 @@ class PreprocessingBox(QGroupBox):
         self.where = QLabel()
         self.where.setWordWrap(True)
         self.where.setProperty("role", "muted")
-        row = QHBoxLayout()
+        row = ControlRow()
         self.preset = QComboBox()
         self.preset.addItems(list(vit.PRESETS) + [CUSTOM])
         self.preset.setToolTip("Normalisation mean and std")
@@ -46,7 +47,6 @@ class PreprocessingBox(QGroupBox):
         self.interpolation.addItems(["bicubic", "bilinear"])
         for widget in (self.preset, self.crop, self.resize_mode, self.interpolation):
             row.addWidget(widget)
-        row.addStretch(1)
         layout.addWidget(self.where)
         layout.addLayout(row)
         self.preset.activated.connect(self._changed)

@@ -16,6 +16,7 @@ from explorer.ui.panels.vit.explain_views import ClassBox, MapCard, QueryBox, ex
 from explorer.ui.panels.vit.page import Page, note
 from explorer.ui.panels.vit.result import ViTResult
 from explorer.ui.panels.vit.state import ViTState
+from explorer.ui.widgets.control_row import ControlRow
 
 SCALE_LABELS = {"shared": "one colour scale", "per map": "each map its own scale"}
 
@@ -28,7 +29,7 @@ class RelevancePage(Page):
         layout = QVBoxLayout(self)
         self.note = note()
         layout.addWidget(self.note)
-        first = QHBoxLayout()
+        first = ControlRow()
         self.classes = ClassBox(state)
         self.method = QComboBox()
         self.method.addItems([METHOD_NAMES[m] for m in rl.METHODS])
@@ -40,10 +41,9 @@ class RelevancePage(Page):
         first.addWidget(self.classes)
         first.addWidget(self.method)
         first.addWidget(self.scale)
-        first.addStretch(1)
         first.addWidget(export_button(self, "vit_relevance", state.export_comparison))
         layout.addLayout(first)
-        second = QHBoxLayout()
+        second = ControlRow()
         self.query = QueryBox(state)
         self.layer = QComboBox()
         self.layer.currentIndexChanged.connect(state.set_layer)
@@ -53,7 +53,6 @@ class RelevancePage(Page):
         second.addWidget(QLabel("raw attention of"))
         second.addWidget(self.layer)
         second.addWidget(self.head)
-        second.addStretch(1)
         layout.addLayout(second)
         maps = QHBoxLayout()
         self.cards = [MapCard(state.attend_from_patch) for _ in range(3)]
