@@ -164,3 +164,32 @@ def test_an_eliding_label_shows_its_cut_and_keeps_the_full_text(qtbot, text, cut
         assert label.toolTip() == text
     label.resize(600, 20)
     assert not label.is_elided() and QLabel.text(label) == f"<b>{text}</b>"
+
+
+def test_rows_that_wrap_keep_their_panels_within_1280_px_at_zoom_150(window, qtbot, wait_for_tasks):
+    """Captioning's bar, From input's controls, ViT preprocessing and steps 8-11 wrap instead of widening."""
+    from explorer.ui.widgets.control_row import ControlRow
+
+    window.resize(1280, 720)
+    window.context.set_zoom(1.5)
+    try:
+        for key in ("attention", "captioning", "vit"):
+            window.set_panel(key)
+            wait_for_tasks(60_000)
+            qtbot.wait(40)
+            panel = window.current_page().panel
+            for _tab in every_tab(panel, lambda: (wait_for_tasks(60_000), qtbot.wait(40))):
+                pass
+            if key == "vit":
+                for step in range(panel.steps.count()):
+                    panel.steps.setCurrentRow(step)
+                    wait_for_tasks(60_000)
+                    qtbot.wait(20)
+            rows = [layout for w in [panel, *panel.findChildren(QWidget)] if w.layout() is not None
+                    for layout in [w.layout(), *w.layout().findChildren(ControlRow)] if isinstance(layout, ControlRow)]
+            assert rows, f"{key}: its rows of controls are ControlRows"
+            assert window.minimumSizeHint().width() <= 1280, f"{key}: the window needs {window.minimumSizeHint().width()} px"
+            labels = [w for row in rows for i in range(row.count()) if isinstance(w := row.itemAt(i).widget(), QLabel)]
+            assert all(label.minimumHeight() > label.fontMetrics().height() for label in labels), key
+    finally:
+        window.context.set_zoom(1.0)

@@ -33,6 +33,7 @@ from explorer.ui.panels.vit.result import ViTResult
 from explorer.ui.panels.vit.selection import POOL_QUERY
 from explorer.ui.panels.vit.state import ATTENTION_VIEWS, MAX_DISCARD, ViTState
 from explorer.ui.panels.vit.views import PatchImageView
+from explorer.ui.widgets.control_row import ControlRow
 
 BUNDLED_CAVEAT = (
     "This model was trained only on generated scenes of a red and a blue shape, to say where "
@@ -85,7 +86,7 @@ class EncoderPage(Page):
         layout = QVBoxLayout(self)
         self.note = note()
         layout.addWidget(self.note)
-        controls = QHBoxLayout()
+        controls = ControlRow()
         self.mode = QComboBox()
         self.mode.addItems(["Attention of one layer", "Rollout through all layers"])  # ATTENTION_VIEWS
         self.layer = QComboBox()
@@ -108,7 +109,6 @@ class EncoderPage(Page):
         self.opacity.setToolTip("Overlay opacity")
         for widget in (self.mode, self.layer, self.head, self.fusion, self.discard, self.query):
             controls.addWidget(widget)
-        controls.addStretch(1)
         # The panel connects it: this head's real Q, K, V on the image, in the Attention panel.
         self.open_attention_button = QPushButton("Open in Attention panel")
         controls.addWidget(self.open_attention_button)
