@@ -6,11 +6,10 @@ import csv
 
 import numpy as np
 import pytest
-from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import QLineEdit
 
 from explorer.engine.attention.core import attend
 from explorer.ui.panels.attention.panel import AttentionPanel
+from tests.ui.panels.attention.editing import choose_preset, type_into
 
 
 @pytest.fixture
@@ -22,21 +21,6 @@ def panel(qtbot, context):
     qtbot.waitExposed(widget)
     widget.start()
     return widget
-
-
-def type_into(qtbot, editor, row, col, text):
-    index = editor.model.index(row, col)
-    editor.view.setCurrentIndex(index)
-    editor.view.edit(index)
-    line = [w for w in editor.view.viewport().findChildren(QLineEdit) if w.isVisible()][-1]
-    line.setText(text)
-    qtbot.keyClick(line, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: not any(w.isVisible() for w in editor.view.viewport().findChildren(QLineEdit)))
-
-
-def choose_preset(panel, name: str) -> None:
-    """Pick a preset the way a user does: its entry in the combo box (the entry's data is its name)."""
-    panel.preset_combo.setCurrentIndex(panel.preset_combo.findData(name))
 
 
 def shown_texts(heatmap) -> list[str]:

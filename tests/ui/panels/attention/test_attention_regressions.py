@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import QAbstractButton, QLabel, QLineEdit, QTabBar, QWidget
+from PyQt6.QtWidgets import QAbstractButton, QLabel, QTabBar, QWidget
 
 from explorer.engine.attention.core import attend
 from explorer.engine.attention.heads import RealHead
@@ -14,21 +13,7 @@ from explorer.ui import errors
 from explorer.ui.panels.attention.notation import RAW_NOTATION
 from explorer.ui.panels.attention.panel import AttentionPanel
 from explorer.ui.widgets.cell_image import MASKED_ARGB
-
-
-def type_into(qtbot, editor, row, col, text):
-    """Type ``text`` into a cell and press Return, as a user does."""
-    index = editor.model.index(row, col)
-    editor.view.setCurrentIndex(index)
-    editor.view.edit(index)
-    line = [w for w in editor.view.viewport().findChildren(QLineEdit) if w.isVisible()][-1]
-    line.setText(text)
-    qtbot.keyClick(line, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: not any(w.isVisible() for w in editor.view.viewport().findChildren(QLineEdit)))
-
-
-def choose_preset(panel, name: str) -> None:
-    panel.preset_combo.setCurrentIndex(panel.preset_combo.findData(name))
+from tests.ui.panels.attention.editing import choose_preset, type_into
 
 
 @pytest.fixture
