@@ -28,16 +28,14 @@ from explorer.ui.panels.attention.notation import rich
 from explorer.ui.panels.attention.state import N_KEYS, SLIDER_STEPS, WhyScaleState
 from explorer.ui.panels.attention.text import num
 from explorer.ui.panels.attention.views import follow
+from explorer.ui.widgets.plots import still_plot
 
 RAW_COLOUR = "#d6604d"  # without scaling
 SCALED_COLOUR = "#2f6fde"  # with ÷√d_k
 
 
 def _plot(title: str, *, log_x: bool = True, legend: tuple[int, int] | None = (-5, 5)) -> pg.PlotWidget:
-    widget = pg.PlotWidget()
-    widget.setMenuEnabled(False)
-    widget.setMouseEnabled(x=False, y=False)
-    widget.hideButtons()
+    widget = still_plot()
     widget.setTitle(title)
     widget.showGrid(x=True, y=True, alpha=0.2)
     widget.setLogMode(x=log_x, y=False)

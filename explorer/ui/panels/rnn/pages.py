@@ -20,9 +20,10 @@ from PyQt6.QtWidgets import (
 
 from explorer.ui import theme
 from explorer.ui.panels.rnn.derived import SIGMOID_GATES
-from explorer.ui.panels.rnn.views import bold_label, plot_widget
+from explorer.ui.panels.rnn.views import bold_label
 from explorer.ui.widgets.heatmap import Heatmap
 from explorer.ui.widgets.matrix_editor import MAX_SIZE, MatrixEditor
+from explorer.ui.widgets.plots import still_plot
 
 #: Gate names as subscripts (W_i → Wᵢ); Unicode has no subscript f, g, z, so those stay "W_f".
 SUBSCRIPT = {"i": "ᵢ", "o": "ₒ", "r": "ᵣ", "n": "ₙ", "h": "ₕ"}
@@ -307,7 +308,7 @@ class LongRangePage(QWidget):
         left.addWidget(bold_label("Influence of xₜ on the last state (log scale)"))
         self.legend = legend_label()
         left.addWidget(self.legend)
-        self.plot = plot_widget(160)
+        self.plot = still_plot(160)
         self.plot.setLogMode(y=True)
         self.plot.setLabel("bottom", "steps before the end (T − t)")
         self.plot.setLabel("left", "‖∂h<sub>T</sub>/∂xₜ‖")
@@ -318,7 +319,7 @@ class LongRangePage(QWidget):
         right.addWidget(bold_label("Memory task accuracy vs distractors (fresh data)"))
         self.accuracy_legend = legend_label()
         right.addWidget(self.accuracy_legend)
-        self.accuracy = plot_widget(160)
+        self.accuracy = still_plot(160)
         self.accuracy.setLabel("bottom", "distractor steps T")
         self.accuracy.setLabel("left", "accuracy")
         self.accuracy.setYRange(0, 1.02, padding=0)

@@ -15,7 +15,8 @@ from PyQt6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from explorer.ui import theme
 from explorer.ui.panels.rnn.derived import Term
-from explorer.ui.panels.rnn.views import bold_label, plot_widget
+from explorer.ui.panels.rnn.views import bold_label
+from explorer.ui.widgets.plots import still_plot
 
 
 class UpdateRuleView(QWidget):
@@ -45,7 +46,7 @@ class UpdateRuleView(QWidget):
         self.formula.setWordWrap(True)
         self.formula.setProperty("role", "muted")
         layout.addWidget(self.formula)
-        self.plot = plot_widget(160)
+        self.plot = still_plot(160)
         self.plot.invertY(True)
         self.plot.hideAxis("bottom")
         self.plot.getPlotItem().getViewBox().setDefaultPadding(0.0)

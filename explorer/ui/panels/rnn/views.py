@@ -19,20 +19,12 @@ from explorer.ui.panels.rnn.derived import Readout
 from explorer.ui.panels.rnn.real import SHORT, short_name
 from explorer.ui.widgets.eliding import ElidingLabel
 from explorer.ui.widgets.heatmap import Heatmap
+from explorer.ui.widgets.plots import still_plot
 
 
 def tick_name(name: str) -> str:
     """A part's name on an axis, short so the map keeps its width: 'attention context' → 'ctx'."""
     return short_name(name) if name in SHORT or len(name) > 14 else name
-
-
-def plot_widget(min_height: int = 80) -> pg.PlotWidget:
-    widget = pg.PlotWidget()
-    widget.setMenuEnabled(False)
-    widget.setMouseEnabled(x=False, y=False)
-    widget.hideButtons()
-    widget.setMinimumHeight(min_height)
-    return widget
 
 
 def bold_label(text: str, *, elide: bool = True) -> QLabel:
@@ -56,7 +48,7 @@ class SequenceView(QWidget):
         self.title = bold_label("Input sequence")
         self.title.setWordWrap(True)  # its width never sets the panel's
         layout.addWidget(self.title)
-        self.plot = plot_widget(120)
+        self.plot = still_plot(120)
         self.plot.invertY(True)
         self.plot.setAspectLocked(True)
         layout.addWidget(self.plot, 1)
@@ -149,7 +141,7 @@ class UnitTrajectory(QWidget):
         layout.setSpacing(2)
         self.title = bold_label("Unit 1 · click a heatmap row")
         layout.addWidget(self.title)
-        self.plot = plot_widget(60)
+        self.plot = still_plot(60)
         self.plot.setLabel("bottom", "t")
         self.zero = pg.InfiniteLine(pos=0, angle=0, movable=False)  # a zero line instead of a grid (cheaper to repaint)
         self.plot.addItem(self.zero)
@@ -201,7 +193,7 @@ class StateVersusWeights(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(bold_label("The state changes, the weights do not"))
-        self.plot = plot_widget(80)
+        self.plot = still_plot(80)
         self.plot.setLabel("bottom", "t")
         self.plot.setLabel("left", "norm")
         self.legend = QLabel(" ")

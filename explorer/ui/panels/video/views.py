@@ -14,6 +14,7 @@ from PyQt6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, Q
 
 from explorer.ui import theme
 from explorer.ui.qt_images import array_to_qimage
+from explorer.ui.widgets.plots import still_plot
 
 #: Line colours for the classes (categorical, distinct in light and dark themes).
 CLASS_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
@@ -89,15 +90,6 @@ class FrameStrip(QListWidget):
             self.frameClicked.emit(row)
 
 
-def _plot_widget() -> pg.PlotWidget:
-    widget = pg.PlotWidget()
-    widget.setMenuEnabled(False)
-    widget.setMouseEnabled(x=False, y=False)
-    widget.hideButtons()
-    widget.setMinimumHeight(90)
-    return widget
-
-
 class BeliefPlot(QWidget):
     """Class probabilities after each frame, one line per class, the current frame marked.
 
@@ -115,7 +107,7 @@ class BeliefPlot(QWidget):
         layout.addWidget(self.title)
         row = QHBoxLayout()
         row.setSpacing(6)
-        self.plot = _plot_widget()
+        self.plot = still_plot(90)
         self.plot.setYRange(0, 1.02, padding=0)
         self.plot.setLabel("left", "probability")
         self.plot.setLabel("bottom", "frames seen")
@@ -179,7 +171,7 @@ class ImportanceBars(QWidget):
         self.title = QLabel("What the final answer depends on: ‖∂ final score / ∂ frame‖ per frame")
         self.title.setStyleSheet("font-weight: 600;")
         layout.addWidget(self.title)
-        self.plot = _plot_widget()
+        self.plot = still_plot(90)
         self.plot.setLabel("bottom", "frame")
         layout.addWidget(self.plot, 1)
         self.readout = QLabel(" ")

@@ -34,6 +34,7 @@ from explorer.ui.panels.vit.selection import POOL_QUERY
 from explorer.ui.panels.vit.state import ATTENTION_VIEWS, MAX_DISCARD, ViTState
 from explorer.ui.panels.vit.views import PatchImageView
 from explorer.ui.widgets.control_row import ControlRow
+from explorer.ui.widgets.plots import still_plot
 
 BUNDLED_CAVEAT = (
     "This model was trained only on generated scenes of a red and a blue shape, to say where "
@@ -133,10 +134,7 @@ class EncoderPage(Page):
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
-        self.distance_plot = pg.PlotWidget()
-        self.distance_plot.setMenuEnabled(False)
-        self.distance_plot.setMouseEnabled(x=False, y=False)
-        self.distance_plot.hideButtons()
+        self.distance_plot = still_plot()
         self.distance_plot.setLabel("bottom", "layer")
         self.distance_plot.setLabel("left", "mean attention distance (px)")
         self.distance_plot.setTitle("Mean attention distance per head")

@@ -24,6 +24,7 @@ from explorer.ui.panels.vit.page import Page, note
 from explorer.ui.panels.vit.result import ViTResult
 from explorer.ui.panels.vit.state import ViTState
 from explorer.ui.widgets.control_row import ControlRow
+from explorer.ui.widgets.plots import still_plot
 
 SCALES = ("all layers", "this layer")
 
@@ -59,10 +60,7 @@ class LensPage(Page):
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
-        self.plot = pg.PlotWidget()
-        self.plot.setMenuEnabled(False)
-        self.plot.setMouseEnabled(x=False, y=False)
-        self.plot.hideButtons()
+        self.plot = still_plot()
         self.plot.setLabel("bottom", "layer (0 = the encoder's input)")
         self.plot.setLabel("left", "probability")
         self.plot.addLegend(offset=(10, 5), brush=pg.mkBrush(128, 128, 128, 70))

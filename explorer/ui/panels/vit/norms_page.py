@@ -23,6 +23,7 @@ from explorer.ui.panels.vit.page import Page, note
 from explorer.ui.panels.vit.result import ViTResult
 from explorer.ui.panels.vit.state import ViTState
 from explorer.ui.panels.vit.views import PatchImageView
+from explorer.ui.widgets.plots import still_plot
 
 
 def _captioned(view: QWidget, caption: QLabel) -> QWidget:
@@ -63,10 +64,7 @@ class NormsPage(Page):
         self.norm_caption, self.attention_caption = QLabel(), QLabel()
         maps.addWidget(_captioned(self.norm_view, self.norm_caption))
         maps.addWidget(_captioned(self.attention_view, self.attention_caption))
-        self.plot = pg.PlotWidget()
-        self.plot.setMenuEnabled(False)
-        self.plot.setMouseEnabled(x=False, y=False)
-        self.plot.hideButtons()
+        self.plot = still_plot()
         self.plot.setLabel("bottom", "after block")
         self.plot.setLabel("left", "token norm ‖x‖₂")
         self.plot.addLegend(offset=(-10, 5), brush=pg.mkBrush(128, 128, 128, 70))

@@ -12,17 +12,6 @@ from explorer.ui.panels.attention.panel import AttentionPanel
 from tests.ui.panels.attention.editing import choose_preset, type_into
 
 
-@pytest.fixture
-def panel(qtbot, context):
-    widget = AttentionPanel(context)
-    qtbot.addWidget(widget)
-    widget.resize(1100, 640)
-    widget.show()
-    qtbot.waitExposed(widget)
-    widget.start()
-    return widget
-
-
 def shown_texts(heatmap) -> list[str]:
     return [item.textItem.toPlainText() for item in heatmap._texts if item.isVisible()]
 

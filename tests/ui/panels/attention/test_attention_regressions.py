@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 from PyQt6.QtWidgets import QAbstractButton, QLabel, QTabBar, QWidget
 
@@ -11,20 +10,8 @@ from explorer.engine.attention.core import attend
 from explorer.engine.attention.heads import RealHead
 from explorer.ui import errors
 from explorer.ui.panels.attention.notation import RAW_NOTATION
-from explorer.ui.panels.attention.panel import AttentionPanel
 from explorer.ui.widgets.cell_image import MASKED_ARGB
 from tests.ui.panels.attention.editing import choose_preset, type_into
-
-
-@pytest.fixture
-def panel(qtbot, context):
-    widget = AttentionPanel(context)
-    qtbot.addWidget(widget)
-    widget.resize(1100, 640)
-    widget.show()
-    qtbot.waitExposed(widget)
-    widget.start()
-    return widget
 
 
 def test_an_overflowing_value_is_refused_beside_the_cell_and_the_old_one_kept(qtbot, panel):
